@@ -1,4 +1,9 @@
 using BenchmarkDotNet.Running;
 
-// Every benchmark class in this assembly is selectable: `-- --filter '*Raft*'`, `-- --list flat`.
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+namespace Coordination.Benchmarks;
+
+/// <summary>Every benchmark class in this assembly is selectable: <c>-- --filter '*Raft*'</c>, <c>-- --list flat</c>.</summary>
+public static class BenchmarkProgram
+{
+    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
+}
