@@ -1,0 +1,55 @@
+namespace Coordination.Consensus;
+
+/// <summary>The role a node plays in its current term.</summary>
+public enum RaftRole
+{
+    Follower,
+    PreCandidate,
+    Candidate,
+    Leader,
+}
+
+/// <summary>A confirmed linearizable read: once the application has applied <see cref="Index"/>, it may answer request <see cref="RequestId"/>.</summary>
+public readonly record struct ReadState(ulong Index, ulong RequestId);
+
+/// <summary>
+/// Everything a node needs its host to do, collected by <see cref="RaftNode.GetReady"/>. The host
+/// processes it in this order, then calls <see cref="RaftNode.Advance"/>:
+/// <list type="number">
+/// <item><b>Persist</b> <see cref="Snapshot"/>, then <see cref="HardState"/> and <see cref="Entries"/>, durably
+/// (one sync when <see cref="MustSync"/>). Votes and acknowledgements in <see cref="Messages"/> promise this state.</item>
+/// <item><b>Send</b> <see cref="Messages"/>.</item>
+/// <item><b>Apply</b> <see cref="Snapshot"/> (if any) and then <see cref="CommittedEntries"/> to the state machine, in order,
+/// and answer <see cref="ReadStates"/> once their index is applied.</item>
+/// </list>
+/// </summary>
+public sealed class Ready
+{
+    /// <summary>The hard state to persist, or null when unchanged.</summary>
+    public HardState? HardState { get; init; }
+
+    /// <summary>Entries to append durably (replacing any stored suffix from the first one's index).</summary>
+    public IReadOnlyList<LogEntry> Entries { get; init; } = [];
+
+    /// <summary>A snapshot received from the leader, to persist and then load into the state machine.</summary>
+    public Snapshot? Snapshot { get; init; }
+
+    /// <summary>Messages to send after persisting.</summary>
+    public IReadOnlyList<Message> Messages { get; init; } = [];
+
+    /// <summary>Entries committed by the cluster, to apply in order after persisting.</summary>
+    public IReadOnlyList<LogEntry> CommittedEntries { get; init; } = [];
+
+    /// <summary>Linearizable reads confirmed since the last Ready.</summary>
+    public IReadOnlyList<ReadState> ReadStates { get; init; } = [];
+
+    /// <summary>The node's role and known leader, as of this Ready.</summary>
+    public required RaftRole Role { get; init; }
+
+    public required ulong Leader { get; init; }
+
+    public required ulong Term { get; init; }
+
+    /// <summary>True when the persisted state changed: the host must sync before sending.</summary>
+    public bool MustSync => HardState is not null || Entries.Count > 0 || Snapshot is not null;
+}
