@@ -94,11 +94,17 @@ internal sealed class Progress(ulong next, int inflightAppendsMax)
         return updated;
     }
 
-    /// <summary>Optimistically advances Next after pipelining an append ending at <paramref name="last"/>.</summary>
-    public void SentEntries(ulong last)
+    /// <summary>Records an append of <paramref name="count"/> entries ending at <paramref name="last"/>: pipelined ones advance Next optimistically.</summary>
+    public void SentEntries(int count, ulong last)
     {
         if (State == ReplicationState.Replicate)
         {
+            if (count == 0)
+            {
+                // An empty append only carries the commit index; it takes no in-flight slot.
+                return;
+            }
+
             Next = last + 1;
             Inflights.Add(last);
         }

@@ -320,9 +320,9 @@ public sealed partial class RaftNode
             SendAppend(m.From);
         }
 
-        // Keep the pipeline full: send what remains, up to the in-flight limit.
-        for (var sends = 0; sends < _options.InflightAppendsMax && Role == RaftRole.Leader && SendAppend(m.From); sends++)
+        if (Role == RaftRole.Leader)
         {
+            SendAppendsWhileUnpaused(m.From);
         }
 
         if (Role == RaftRole.Leader && m.From == _leadTransferee && pr.Match == _log.LastIndex)
@@ -393,7 +393,7 @@ public sealed partial class RaftNode
             Entries = entries,
             Commit = _log.Committed,
         });
-        pr.SentEntries(entries.Count > 0 ? entries[^1].Index : prevIndex);
+        pr.SentEntries(entries.Count, entries.Count > 0 ? entries[^1].Index : prevIndex);
         return true;
     }
 
@@ -412,14 +412,26 @@ public sealed partial class RaftNode
         return true;
     }
 
+    /// <summary>
+    /// Sends an append (an empty one carries the commit index) to every member, and keeps sending
+    /// to members that are replicating until their pipeline is full or they have everything.
+    /// </summary>
     private void BroadcastAppend()
     {
         foreach (var member in _progress.Keys)
         {
-            if (member != Id)
+            if (member != Id && SendAppend(member, sendIfEmpty: true))
             {
-                SendAppend(member, sendIfEmpty: true);
+                SendAppendsWhileUnpaused(member);
             }
+        }
+    }
+
+    /// <summary>Pipelines appends to a member until it is paused (in-flight limit, probing) or caught up.</summary>
+    private void SendAppendsWhileUnpaused(ulong member)
+    {
+        for (var sends = 0; sends < _options.InflightAppendsMax && SendAppend(member); sends++)
+        {
         }
     }
 

@@ -58,6 +58,7 @@ public sealed class SimulatedCluster
 {
     private const int ReadyRoundsPerTickMax = 16;
     private const int PendingRequestTicksMax = 200;
+    private const int ConvergenceTicksMax = 20_000;
 
     private readonly SimulationOptions _options;
     private readonly SplitMixRandom _random;
@@ -111,6 +112,7 @@ public sealed class SimulatedCluster
 
     public SimulatedNetwork Network { get; }
 
+
     public long Now { get; private set; }
 
     public SafetyChecker Checker => _checker;
@@ -138,6 +140,7 @@ public sealed class SimulatedCluster
 
         HealEverything();
         CheckLiveness();
+        CheckConvergence();
         CheckFinalAgreement();
     }
 
@@ -664,7 +667,7 @@ public sealed class SimulatedCluster
         }
     }
 
-    /// <summary>Liveness: with faults healed, a leader emerges and a new proposal is applied by every member within a bound.</summary>
+    /// <summary>Liveness: with faults healed, a leader emerges and commits a new proposal within a bound.</summary>
     private void CheckLiveness()
     {
         var start = Now;
@@ -673,8 +676,7 @@ public sealed class SimulatedCluster
         while (Now - start < _options.LivenessTicksMax)
         {
             Step(faults: false);
-            var leader = Leader();
-            if (leader?.Raft is not { } raft)
+            if (Leader() is not { Raft: { } raft } leader)
             {
                 continue;
             }
@@ -686,29 +688,38 @@ public sealed class SimulatedCluster
                 BinaryPrimitives.WriteUInt64LittleEndian(data, id);
                 if (raft.Propose(data) == ProposalResult.Accepted)
                 {
-                    marker = id;
-                    markerLeader = leader.Id;
+                    (marker, markerLeader) = (id, leader.Id);
                     _pendingWrites[id] = (leader.Id, Now);
                 }
-
-                continue;
             }
-
-            if (!_pendingWrites.ContainsKey(marker.Value))
+            else if (!_pendingWrites.ContainsKey(marker.Value))
             {
-                // Applied on the leader; now every member must catch up.
-                var members = raft.Membership.All.Select(id => _nodes[id]).ToArray();
-                if (members.All(n => n.IsUp && n.State.Index >= raft.CommitIndex && n.Raft!.CommitIndex == raft.CommitIndex))
-                {
-                    LivenessTicks = Now - start;
-                    return;
-                }
+                // The leader applied its proposal: it is committed.
+                LivenessTicks = Now - start;
+                return;
             }
         }
 
-        _checker.Fail($"liveness: no leader committed and spread a proposal within {_options.LivenessTicksMax} ticks after healing " +
-                      $"(nodes: {string.Join("; ", _nodes.Values.Where(n => n.Started).Select(Describe))})");
+        _checker.Fail($"liveness: no leader committed a proposal within {_options.LivenessTicksMax} ticks after healing ({DescribeNodes()})");
     }
+
+    /// <summary>After a commit, every member catches up with the leader within a bound that allows for a long lag.</summary>
+    private void CheckConvergence()
+    {
+        for (var tick = 0; tick < ConvergenceTicksMax; tick++)
+        {
+            if (Leader()?.Raft is { } raft && raft.Membership.All.Select(id => _nodes[id]).All(n => n.Raft is { } r && r.CommitIndex == raft.CommitIndex && n.State.Index == raft.CommitIndex))
+            {
+                return;
+            }
+
+            Step(faults: false);
+        }
+
+        _checker.Fail($"convergence: members did not catch up with the leader within {ConvergenceTicksMax} ticks after healing ({DescribeNodes()})");
+    }
+
+    private string DescribeNodes() => "nodes: " + string.Join("; ", _nodes.Values.Where(n => n.Started).Select(Describe));
 
     private void CheckFinalAgreement()
     {
@@ -751,7 +762,10 @@ public sealed class SimulatedCluster
     }
 
     private static string Describe(SimulatedNode n) =>
-        n.Raft is { } r ? $"{n.Id}:{r.Role} t{r.Term} lead{r.Leader} commit{r.CommitIndex} last{r.LastIndex} applied{n.State.Index} {r.Membership}" : $"{n.Id}:down";
+        n.Raft is { } r
+            ? $"{n.Id}:{r.Role} t{r.Term} lead{r.Leader} commit{r.CommitIndex} last{r.LastIndex} first{r.FirstIndex} applied{n.State.Index} {r.Membership}" +
+              (r.Role == RaftRole.Leader ? " progress " + string.Join(",", r.Membership.All.Select(id => $"{id}={r.ProgressOf(id)}")) : "")
+            : $"{n.Id}:down";
 
     /// <summary>A one-line summary of the run, for the test log.</summary>
     public string Summary() =>

@@ -1,0 +1,175 @@
+using Coordination.Consensus;
+
+namespace Coordination.Tests.Consensus;
+
+/// <summary>Snapshots and log compaction (Raft §7) and one-server membership changes (dissertation §4).</summary>
+public class SnapshotAndMembershipTests
+{
+    private static void ProposeAndSettle(RaftGroup group, RaftHarness leader, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            Assert.Equal(ProposalResult.Accepted, leader.Node.Propose([(byte)i]));
+        }
+
+        group.Settle();
+    }
+
+    private static void Compact(RaftHarness node)
+    {
+        var index = node.Node.AppliedIndex;
+        node.Storage.Compact(new SnapshotMetadata(index, node.Storage.Term(index), node.Node.MembershipAt(index)), [7, 7, 7]);
+    }
+
+    [Fact]
+    public void Raft_7_a_leader_sends_its_snapshot_to_a_follower_that_needs_compacted_entries()
+    {
+        var group = new RaftGroup(3);
+        var leader = group.Elect(1);
+        group.Isolate(3);
+        ProposeAndSettle(group, leader, 10);
+        Compact(leader);
+        var snapshotIndex = leader.Storage.Snapshot.Metadata.Index;
+
+        group.HealAll();
+        group.TickAll(5);
+        Assert.Equal(snapshotIndex, group[3].Storage.Snapshot.Metadata.Index);
+        Assert.Equal([7, 7, 7], group[3].Storage.Snapshot.Data);
+        Assert.Equal((leader.Node.LastIndex, leader.Node.CommitIndex), (group[3].Node.LastIndex, group[3].Node.CommitIndex));
+        Assert.Equal(leader.Node.Membership, group[3].Node.Membership);
+    }
+
+    [Fact]
+    public void Raft_7_a_follower_that_already_holds_the_snapshots_last_entry_keeps_its_log()
+    {
+        var group = new RaftGroup(3);
+        var leader = group.Elect(1);
+        ProposeAndSettle(group, leader, 5);
+        var follower = group[2];
+        var last = follower.Node.LastIndex;
+        var snapshot = new Snapshot(new SnapshotMetadata(last - 1, follower.Node.Term, leader.Node.Membership), [1]);
+        var reply = follower.Receive(new Message { Kind = MessageKind.InstallSnapshot, From = 1, To = 2, Term = leader.Node.Term, Snapshot = snapshot }).Single();
+        Assert.Equal(MessageKind.AppendResponse, reply.Kind);
+        Assert.Equal(last, follower.Node.LastIndex);
+        Assert.True(follower.Storage.Snapshot.IsEmpty);
+    }
+
+    [Fact]
+    public void A_restarted_node_recovers_its_log_and_membership_from_storage()
+    {
+        var group = new RaftGroup(3);
+        var leader = group.Elect(1);
+        ProposeAndSettle(group, leader, 3);
+        Assert.Equal(ProposalResult.Accepted, leader.Node.ChangeMembership(MembershipChangeKind.AddLearner, 4));
+        group.Settle();
+        var follower = group[2];
+        var (last, commit, membership) = (follower.Node.LastIndex, follower.Node.CommitIndex, follower.Node.Membership);
+        follower.Restart();
+        Assert.Equal((last, commit, membership), (follower.Node.LastIndex, follower.Node.CommitIndex, follower.Node.Membership));
+    }
+
+    [Fact]
+    public void Only_one_membership_change_may_be_pending_at_a_time()
+    {
+        var group = new RaftGroup(3);
+        var leader = group.Elect(1);
+        Assert.Equal(ProposalResult.Accepted, leader.Node.ChangeMembership(MembershipChangeKind.AddLearner, 4));
+        Assert.Equal(ProposalResult.MembershipChangePending, leader.Node.ChangeMembership(MembershipChangeKind.AddLearner, 5));
+        group.Settle();
+        Assert.Equal(ProposalResult.Accepted, leader.Node.ChangeMembership(MembershipChangeKind.AddLearner, 5));
+    }
+
+    [Fact]
+    public void A_new_leader_changes_membership_only_after_committing_an_entry_of_its_term()
+    {
+        var node = new RaftHarness(1, RaftHarness.Voters(1, 2, 3), o => o with { PreVote = false });
+        node.Node.Campaign();
+        node.Drain();
+        node.Receive(new Message { Kind = MessageKind.VoteResponse, From = 2, To = 1, Term = 2 });
+        Assert.Equal(ProposalResult.MembershipChangePending, node.Node.ChangeMembership(MembershipChangeKind.AddLearner, 4));
+        node.Receive(new Message { Kind = MessageKind.AppendResponse, From = 2, To = 1, Term = 2, Index = 2 });
+        Assert.Equal(ProposalResult.Accepted, node.Node.ChangeMembership(MembershipChangeKind.AddLearner, 4));
+    }
+
+    [Fact]
+    public void Invalid_membership_changes_are_refused()
+    {
+        var group = new RaftGroup(3, learners: 1);
+        var leader = group.Elect(1);
+        Assert.Equal(ProposalResult.InvalidMembershipChange, leader.Node.ChangeMembership(MembershipChangeKind.AddLearner, 2));
+        Assert.Equal(ProposalResult.InvalidMembershipChange, leader.Node.ChangeMembership(MembershipChangeKind.PromoteLearner, 3));
+        Assert.Equal(ProposalResult.InvalidMembershipChange, leader.Node.ChangeMembership(MembershipChangeKind.RemoveMember, 9));
+        Assert.Equal(ProposalResult.NotLeader, group[2].Node.ChangeMembership(MembershipChangeKind.AddLearner, 9));
+    }
+
+    [Fact]
+    public void A_learner_receives_the_log_but_neither_counts_towards_commitment_nor_campaigns()
+    {
+        var group = new RaftGroup(3, learners: 1);
+        var leader = group.Elect(1);
+        ProposeAndSettle(group, leader, 2);
+        Assert.Equal(leader.Node.LastIndex, group[4].Node.LastIndex);
+
+        group.Isolate(2);
+        group.Isolate(3);
+        group.Cut.Remove((1, 4));
+        group.Cut.Remove((4, 1));
+        var committed = leader.Node.CommitIndex;
+        leader.Node.Propose([9]);
+        group.Settle();
+        Assert.Equal(leader.Node.LastIndex, group[4].Node.LastIndex);
+        Assert.Equal(committed, leader.Node.CommitIndex);
+
+        group.Isolate(4);
+        for (var tick = 0; tick < 100; tick++)
+        {
+            group[4].Node.Tick();
+            Assert.DoesNotContain(group[4].Drain(), m => m.Kind is MessageKind.PreVote or MessageKind.Vote);
+        }
+    }
+
+    [Fact]
+    public void A_learner_is_promoted_only_once_its_log_holds_every_committed_entry()
+    {
+        var group = new RaftGroup(3, learners: 1);
+        var leader = group.Elect(1);
+        group.Isolate(4);
+        ProposeAndSettle(group, leader, 3);
+        Assert.Equal(ProposalResult.LearnerNotCaughtUp, leader.Node.ChangeMembership(MembershipChangeKind.PromoteLearner, 4));
+
+        group.HealAll();
+        group.TickAll(3);
+        Assert.Equal(ProposalResult.Accepted, leader.Node.ChangeMembership(MembershipChangeKind.PromoteLearner, 4));
+        group.Settle();
+        Assert.True(group[4].Node.Membership.IsVoter(4));
+        Assert.Equal(3, leader.Node.Membership.Quorum);
+    }
+
+    [Fact]
+    public void A_leader_that_removes_itself_steps_down_once_the_change_commits_and_the_rest_elect_a_new_leader()
+    {
+        var group = new RaftGroup(3);
+        var leader = group.Elect(1);
+        Assert.Equal(ProposalResult.Accepted, leader.Node.ChangeMembership(MembershipChangeKind.RemoveMember, 1));
+        group.Settle();
+        Assert.Equal(RaftRole.Follower, leader.Node.Role);
+        Assert.False(leader.Node.IsPromotable);
+
+        group.TickAll(40);
+        var newLeader = group.Nodes.Values.Single(n => n.Node.Role == RaftRole.Leader);
+        Assert.NotEqual(1UL, newLeader.Id);
+        Assert.Equal([2UL, 3UL], newLeader.Node.Membership.Voters);
+    }
+
+    [Fact]
+    public void A_node_uses_the_latest_membership_in_its_log_and_reverts_when_that_entry_is_overwritten()
+    {
+        var follower = new RaftHarness(1, RaftHarness.Voters(1, 2, 3), o => o with { CheckQuorum = false });
+        var added = new Membership([1, 2, 3], [4]);
+        follower.Receive(new Message { Kind = MessageKind.Append, From = 2, To = 1, Term = 2, Index = 1, LogTerm = 1, Entries = [new LogEntry(2, 2, EntryKind.Membership, added.Encode())] });
+        Assert.Equal(added, follower.Node.Membership);
+
+        follower.Receive(new Message { Kind = MessageKind.Append, From = 3, To = 1, Term = 3, Index = 1, LogTerm = 1, Entries = [new LogEntry(2, 3, EntryKind.NoOp, [])] });
+        Assert.Equal(RaftHarness.Voters(1, 2, 3), follower.Node.Membership);
+    }
+}
