@@ -343,7 +343,9 @@ public sealed partial class WriteAheadLog
                 store.Quarantine(bad);
             }
 
-            var hardState = replay.HardState.Commit < index ? replay.HardState with { Commit = index } : replay.HardState;
+            // A snapshot holds only committed state. The log's frames carry the commit index for every
+            // snapshot they record; one the log never recorded raises it as installation would.
+            var hardState = index > replay.BaseIndex && replay.HardState.Commit < index ? replay.HardState with { Commit = index } : replay.HardState;
             return (snapshot, hardState, entries);
         }
 
