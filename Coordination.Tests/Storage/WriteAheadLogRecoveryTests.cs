@@ -14,7 +14,8 @@ public class WriteAheadLogRecoveryTests(ITestOutputHelper output)
 
     private int Seed()
     {
-        var seed = Environment.TickCount;
+        // COORDINATION_TEST_SEED replays a failure: every failure message prints its seed.
+        var seed = int.TryParse(Environment.GetEnvironmentVariable("COORDINATION_TEST_SEED"), out var given) ? given : Environment.TickCount;
         output.WriteLine($"seed {seed}");
         return seed;
     }
@@ -111,14 +112,22 @@ public class WriteAheadLogRecoveryTests(ITestOutputHelper output)
             var disk = new SimulatedFileSystem(seed + flip);
             var log = Open(disk);
             var twin = new MemoryLogStorage();
+            // The twin as it was before the last operation that wrote a frame.
             var before = new MemoryLogStorage();
-            Action<ILogStorage> last = _ => { };
+            var sinceBefore = new List<Action<ILogStorage>>();
             for (var step = random.Next(1, 40); step > 0; step--)
             {
-                last(before);
-                last = LogStorageContract.RandomOperation(random, twin);
-                last(twin);
-                last(log);
+                var operation = LogStorageContract.RandomOperation(random, twin);
+                operation(twin);
+                var syncs = disk.Syncs;
+                operation(log);
+                if (disk.Syncs > syncs)
+                {
+                    sinceBefore.ForEach(earlier => earlier(before));
+                    sinceBefore.Clear();
+                }
+
+                sinceBefore.Add(operation);
             }
 
             var files = disk.ListFiles(Path.Combine(Data, "wal")).Select(n => Path.Combine(Data, "wal", n))
@@ -145,7 +154,7 @@ public class WriteAheadLogRecoveryTests(ITestOutputHelper output)
             // log is as it was before the last operation. Whatever comes back is what was saved.
             dropped += reopened.Recovery.TornTails.Count;
             Assert.True(SameLogAllowingAnOlderSnapshot(twin, reopened) || SameLogAllowingAnOlderSnapshot(before, reopened),
-                $"seed {seed}, flip {flip}: {file} at {offset}");
+                $"seed {seed}, flip {flip}: {file} at {offset}: {Describe(reopened)}, expected {Describe(twin)} or {Describe(before)}");
         }
 
         output.WriteLine($"{errors} flips refused at open, {dropped} dropped as a torn last frame, the rest harmless");
@@ -234,6 +243,9 @@ public class WriteAheadLogRecoveryTests(ITestOutputHelper output)
         var got = actual.Entries(expected.FirstIndex, actual.LastIndex + 1, long.MaxValue);
         return wanted.Count == count && got.Count == count && wanted.Zip(got).All(pair => pair.First.SameAs(pair.Second));
     }
+
+    private static string Describe(ILogStorageReader log) =>
+        $"{log.HardState} snapshot {log.Snapshot.Metadata.Index}@{log.Snapshot.Metadata.Term} entries [{log.FirstIndex}, {log.LastIndex}]";
 
     private static WriteAheadLog Reopen(SimulatedFileSystem disk)
     {
