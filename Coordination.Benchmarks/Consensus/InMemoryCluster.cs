@@ -85,7 +85,7 @@ public sealed class InMemoryCluster
     private void MaybeCompact(int i)
     {
         var applied = _nodes[i].AppliedIndex;
-        if (applied - _storages[i].FirstIndex > CompactEveryEntries)
+        if (applied >= _storages[i].FirstIndex && applied - _storages[i].FirstIndex > CompactEveryEntries)
         {
             _storages[i].Compact(new SnapshotMetadata(applied, _storages[i].Term(applied), _nodes[i].MembershipAt(applied)), []);
         }

@@ -1,0 +1,29 @@
+namespace Coordination.Silo.Hosting;
+
+/// <summary>
+/// The application state the silo replicates. Every member is called only from the
+/// <see cref="RaftHost"/> loop thread, so implementations need no locking.
+/// </summary>
+public interface IReplicatedStateMachine
+{
+    /// <summary>The index of the last applied entry.</summary>
+    ulong AppliedIndex { get; }
+
+    /// <summary>Applies one committed command with the leader's timestamp; the result goes to the waiting proposer, if any.</summary>
+    object? Apply(ulong index, long timestampMs, ReadOnlySpan<byte> command);
+
+    /// <summary>Notes a committed entry that carries no command (a Raft no-op or membership entry).</summary>
+    void Skip(ulong index);
+
+    /// <summary>The whole state as of <see cref="AppliedIndex"/>.</summary>
+    byte[] WriteSnapshot();
+
+    /// <summary>Replaces the whole state with a snapshot taken at <paramref name="index"/>.</summary>
+    void RestoreSnapshot(ulong index, ReadOnlySpan<byte> snapshot);
+
+    /// <summary>Commands the leader proposes when it takes over (for example: extend every session).</summary>
+    IEnumerable<byte[]> OnBecameLeader();
+
+    /// <summary>Commands the leader proposes when time-based work is due at <paramref name="nowMs"/> (for example: expire sessions).</summary>
+    IEnumerable<byte[]> DueCommands(long nowMs);
+}

@@ -1,0 +1,450 @@
+using System.Diagnostics;
+using Coordination.Consensus;
+using Microsoft.Extensions.Logging;
+
+namespace Coordination.Silo.Hosting;
+
+public sealed partial class RaftHost
+{
+    private abstract class Work;
+
+    private sealed class StepWork(Message message) : Work
+    {
+        public Message Message { get; } = message;
+    }
+
+    private sealed class ProposalWaiter(byte[] command, long started) : Work
+    {
+        public byte[] Command { get; } = command;
+        public long Started { get; } = started;
+        public TaskCompletionSource<object?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class ReadWork(Func<object?> query, bool linearizable, long started) : Work
+    {
+        public Func<object?> Query { get; } = query;
+        public bool Linearizable { get; } = linearizable;
+        public long Started { get; } = started;
+        public TaskCompletionSource<object?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class MembershipWork(MembershipChangeKind kind, ulong node) : Work
+    {
+        public MembershipChangeKind Kind { get; } = kind;
+        public ulong Node { get; } = node;
+        public TaskCompletionSource<ProposalResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class TransferWork(ulong target) : Work
+    {
+        public ulong Target { get; } = target;
+        public TaskCompletionSource<ProposalResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>Linearizable reads that arrived in one round share one read index.</summary>
+    private sealed class ReadBatch(long started)
+    {
+        public long Started { get; } = started;
+        public List<ReadWork> Reads { get; } = [];
+    }
+
+    private async Task LoopAsync()
+    {
+        var stopping = _stopping.Token;
+        var nextTick = _time.GetUtcNow() + _options.TickInterval;
+        var proposals = new List<ProposalWaiter>();
+        var reads = new List<ReadWork>();
+        while (!stopping.IsCancellationRequested)
+        {
+            var wait = nextTick - _time.GetUtcNow();
+            if (wait > TimeSpan.Zero && !_inbox.Reader.TryPeek(out _))
+            {
+                using var tickWait = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+                tickWait.CancelAfter(wait);
+                try
+                {
+                    await _inbox.Reader.WaitToReadAsync(tickWait.Token);
+                }
+                catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+                {
+                    // The tick is due.
+                }
+            }
+
+            stopping.ThrowIfCancellationRequested();
+            for (var taken = 0; taken < _options.InboxItemsPerRoundMax && _inbox.Reader.TryRead(out var work); taken++)
+            {
+                Handle(work, proposals, reads);
+            }
+
+            ProposeBatch(proposals);
+            StartReads(reads);
+            for (var ticks = 0; ticks < 3 && _time.GetUtcNow() >= nextTick; ticks++)
+            {
+                _node.Tick();
+                nextTick += _options.TickInterval;
+                OnTick();
+            }
+
+            if (_time.GetUtcNow() >= nextTick)
+            {
+                // The loop fell behind (a long sync or GC pause): skip missed ticks rather than burst them.
+                nextTick = _time.GetUtcNow() + _options.TickInterval;
+            }
+
+            ProcessReady();
+            _status = Snapshot();
+        }
+    }
+
+    private void Handle(Work work, List<ProposalWaiter> proposals, List<ReadWork> reads)
+    {
+        switch (work)
+        {
+            case StepWork step:
+                if (step.Message.Kind is MessageKind.Append or MessageKind.Heartbeat or MessageKind.InstallSnapshot)
+                {
+                    _lastLeaderContact = _time.GetUtcNow();
+                }
+
+                _node.Step(step.Message);
+                break;
+            case ProposalWaiter proposal when !proposal.Completion.Task.IsCompleted:
+                proposals.Add(proposal);
+                break;
+            case ReadWork read when !read.Completion.Task.IsCompleted:
+                if (read.Linearizable)
+                {
+                    reads.Add(read);
+                }
+                else
+                {
+                    RunQuery(read);
+                }
+
+                break;
+            case MembershipWork change:
+                var result = _node.ChangeMembership(change.Kind, change.Node);
+                if (result == ProposalResult.Accepted)
+                {
+                    _appliedWaiters.Add((_node.LastIndex, CompleteWith(change.Completion, ProposalResult.Accepted)));
+                }
+                else
+                {
+                    change.Completion.TrySetResult(result);
+                }
+
+                break;
+            case TransferWork transfer:
+                transfer.Completion.TrySetResult(_node.TransferLeadership(transfer.Target != 0 ? transfer.Target : BestTransferTarget()));
+                break;
+        }
+    }
+
+    private static TaskCompletionSource<bool> CompleteWith<T>(TaskCompletionSource<T> target, T value)
+    {
+        var done = new TaskCompletionSource<bool>();
+        done.Task.ContinueWith(_ => target.TrySetResult(value), TaskScheduler.Default);
+        return done;
+    }
+
+    private ulong BestTransferTarget()
+    {
+        ulong best = 0, bestMatch = 0;
+        foreach (var voter in _node.Membership.Voters)
+        {
+            if (voter != _node.Id && _node.ProgressOf(voter) is { } progress && (best == 0 || progress.Match > bestMatch))
+            {
+                (best, bestMatch) = (voter, progress.Match);
+            }
+        }
+
+        return best;
+    }
+
+    private void ProposeBatch(List<ProposalWaiter> proposals)
+    {
+        if (proposals.Count == 0)
+        {
+            return;
+        }
+
+        if (_node.Role != RaftRole.Leader)
+        {
+            foreach (var waiter in proposals)
+            {
+                waiter.Completion.TrySetException(new NotLeaderException(_node.Leader));
+            }
+
+            proposals.Clear();
+            return;
+        }
+
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var ids = new ulong[proposals.Count];
+        var batch = new byte[proposals.Count][];
+        for (var i = 0; i < proposals.Count; i++)
+        {
+            ids[i] = _nextRequestId++;
+            batch[i] = EntryEnvelope.Wrap(ids[i], now, proposals[i].Command);
+        }
+
+        var result = _node.Propose(batch);
+        if (result == ProposalResult.Accepted)
+        {
+            var first = _node.LastIndex - (ulong)batch.Length + 1;
+            for (var i = 0; i < proposals.Count; i++)
+            {
+                _proposals[ids[i]] = proposals[i];
+                _proposalAtIndex[first + (ulong)i] = ids[i];
+            }
+
+            _metrics.Proposals.Add(proposals.Count);
+        }
+        else
+        {
+            Exception error = result switch
+            {
+                ProposalResult.NotLeader or ProposalResult.Transferring => new NotLeaderException(_node.Leader),
+                _ => new OverloadedException($"the leader refused the proposal ({result})"),
+            };
+            foreach (var waiter in proposals)
+            {
+                waiter.Completion.TrySetException(error);
+            }
+        }
+
+        proposals.Clear();
+    }
+
+    private void StartReads(List<ReadWork> reads)
+    {
+        if (reads.Count == 0)
+        {
+            return;
+        }
+
+        var batch = new ReadBatch(_time.GetTimestamp());
+        batch.Reads.AddRange(reads);
+        reads.Clear();
+        var id = _nextRequestId++;
+        var result = _node.ReadIndex(id);
+        if (result == ProposalResult.Accepted)
+        {
+            _readsAwaitingIndex[id] = batch;
+            return;
+        }
+
+        Exception error = result == ProposalResult.LimitExceeded
+            ? new OverloadedException("too many reads wait for confirmation (ReadIndexPendingMax)")
+            : new NotLeaderException(_node.Leader);
+        foreach (var read in batch.Reads)
+        {
+            read.Completion.TrySetException(error);
+        }
+    }
+
+    private void RunQuery(ReadWork read)
+    {
+        try
+        {
+            read.Completion.TrySetResult(read.Query());
+        }
+        catch (Exception e)
+        {
+            read.Completion.TrySetException(e);
+        }
+    }
+
+    private void OnTick()
+    {
+        var role = _node.Role;
+        if (role != _lastRole || _node.Leader != _lastLeader)
+        {
+            OnLeadershipChanged(role);
+        }
+
+        ExpireRequests();
+        if (role == RaftRole.Leader && _stateMachine.AppliedIndex >= _dutyIndex)
+        {
+            ProposeDuties(_stateMachine.DueCommands(_time.GetUtcNow().ToUnixTimeMilliseconds()));
+        }
+    }
+
+    private void OnLeadershipChanged(RaftRole role)
+    {
+        if (_node.Leader != _lastLeader && _node.Leader != 0)
+        {
+            _leaderChanges++;
+            _metrics.LeaderChanges.Add(1);
+            _logger.LogInformation("Silo {Node}: leader is now {Leader} in term {Term}", _node.Id, _node.Leader, _node.Term);
+        }
+
+        if (role == RaftRole.Leader && _lastRole != RaftRole.Leader)
+        {
+            ProposeDuties(_stateMachine.OnBecameLeader());
+        }
+
+        _lastRole = role;
+        _lastLeader = _node.Leader;
+    }
+
+    /// <summary>Proposes the state machine's own commands (session extension, expiry) without a waiter.</summary>
+    private void ProposeDuties(IEnumerable<byte[]> commands)
+    {
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var batch = commands.Select(c => EntryEnvelope.Wrap(0, now, c)).ToArray();
+        if (batch.Length > 0 && _node.Propose(batch) == ProposalResult.Accepted)
+        {
+            _dutyIndex = _node.LastIndex;
+        }
+    }
+
+    private void ExpireRequests()
+    {
+        var limit = _options.RequestTimeout;
+        foreach (var (id, waiter) in _proposals.Where(p => p.Value.Completion.Task.IsCompleted || _time.GetElapsedTime(p.Value.Started) > limit).ToArray())
+        {
+            _proposals.Remove(id);
+            waiter.Completion.TrySetException(new TimeoutException("the proposal was not applied in time; its outcome is unknown"));
+        }
+
+        foreach (var (id, batch) in _readsAwaitingIndex.Where(r => _time.GetElapsedTime(r.Value.Started) > limit).ToArray())
+        {
+            _readsAwaitingIndex.Remove(id);
+            foreach (var read in batch.Reads)
+            {
+                read.Completion.TrySetException(new TimeoutException("the read index was not confirmed in time"));
+            }
+        }
+
+        if (_proposalAtIndex.Count > _proposals.Count * 2 + 1024)
+        {
+            foreach (var (index, id) in _proposalAtIndex.Where(p => !_proposals.ContainsKey(p.Value)).ToArray())
+            {
+                _proposalAtIndex.Remove(index);
+            }
+        }
+    }
+
+    private void ProcessReady()
+    {
+        for (var round = 0; round < 64 && _node.HasReady; round++)
+        {
+            var ready = _node.GetReady();
+            Persist(ready);
+            foreach (var message in ready.Messages)
+            {
+                _send(message);
+            }
+
+            Apply(ready);
+            _node.Advance(ready);
+            MaybeSnapshot();
+            if (ready.Role != _lastRole || ready.Leader != _lastLeader)
+            {
+                OnLeadershipChanged(ready.Role);
+            }
+        }
+    }
+
+    private void Persist(Ready ready)
+    {
+        if (!ready.MustSync)
+        {
+            return;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        if (ready.Snapshot is { } snapshot)
+        {
+            _storage.InstallSnapshot(snapshot);
+        }
+
+        _storage.Save(ready.HardState, ready.Entries);
+        _metrics.SyncSeconds.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    private void Apply(Ready ready)
+    {
+        if (ready.Snapshot is { } snapshot)
+        {
+            _stateMachine.RestoreSnapshot(snapshot.Metadata.Index, snapshot.Data);
+        }
+
+        foreach (var entry in ready.CommittedEntries)
+        {
+            if (entry.Kind != EntryKind.Normal)
+            {
+                _stateMachine.Skip(entry.Index);
+                FailOverwrittenProposal(entry.Index, 0);
+                continue;
+            }
+
+            var (id, timestamp, command) = EntryEnvelope.Unwrap(entry.Data);
+            var result = _stateMachine.Apply(entry.Index, timestamp, command.Span);
+            FailOverwrittenProposal(entry.Index, id);
+            if (id != 0 && _proposals.Remove(id, out var waiter))
+            {
+                _metrics.CommitSeconds.Record(_time.GetElapsedTime(waiter.Started).TotalSeconds);
+                waiter.Completion.TrySetResult(result);
+            }
+        }
+
+        foreach (var read in ready.ReadStates)
+        {
+            if (_readsAwaitingIndex.Remove(read.RequestId, out var batch))
+            {
+                _readsAwaitingApply.Add((read.Index, batch));
+            }
+        }
+
+        var applied = _stateMachine.AppliedIndex;
+        if (_readsAwaitingApply.Count > 0)
+        {
+            foreach (var (index, batch) in _readsAwaitingApply.Where(r => r.Index <= applied).ToArray())
+            {
+                _readsAwaitingApply.Remove((index, batch));
+                batch.Reads.ForEach(RunQuery);
+            }
+        }
+
+        if (_appliedWaiters.Count > 0)
+        {
+            foreach (var waiter in _appliedWaiters.Where(w => w.Index <= applied).ToArray())
+            {
+                _appliedWaiters.Remove(waiter);
+                waiter.Done.TrySetResult(true);
+            }
+        }
+
+        if (ready.CommittedEntries.Count > 0 || ready.Snapshot is not null)
+        {
+            // Wake watchers: swap first so a watcher that wakes and waits again gets the next batch.
+            var applied0 = Interlocked.Exchange(ref _applied, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            applied0.TrySetResult();
+        }
+    }
+
+    /// <summary>A proposal expected at <paramref name="index"/> that finds another entry there was overwritten by a new leader.</summary>
+    private void FailOverwrittenProposal(ulong index, ulong appliedId)
+    {
+        if (_proposalAtIndex.Remove(index, out var expected) && expected != appliedId && _proposals.Remove(expected, out var lost))
+        {
+            lost.Completion.TrySetException(new ProposalDroppedException());
+        }
+    }
+
+    private void MaybeSnapshot()
+    {
+        var applied = _stateMachine.AppliedIndex;
+        if (applied < _storage.FirstIndex || applied - _storage.FirstIndex + 1 < _options.SnapshotEveryEntries)
+        {
+            return;
+        }
+
+        var data = _stateMachine.WriteSnapshot();
+        _storage.Compact(new SnapshotMetadata(applied, _storage.Term(applied), _node.MembershipAt(applied)), data);
+        _logger.LogInformation("Silo {Node}: snapshot at {Index} ({Bytes} bytes), log compacted", _node.Id, applied, data.Length);
+    }
+}

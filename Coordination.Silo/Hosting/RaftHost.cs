@@ -1,0 +1,217 @@
+using System.Threading.Channels;
+using Coordination.Consensus;
+using Coordination.Silo.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Coordination.Silo.Hosting;
+
+/// <summary>Timings and limits of the loop that drives one Raft node.</summary>
+public sealed record RaftHostOptions
+{
+    public required ulong NodeId { get; init; }
+
+    /// <summary>Length of one Raft tick. Election timeout = ElectionTicks ticks (randomized up to twice that).</summary>
+    public TimeSpan TickInterval { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    public int ElectionTicks { get; init; } = 10;
+
+    public int HeartbeatTicks { get; init; } = 1;
+
+    /// <summary>Requests waiting for the loop; beyond it callers get <see cref="OverloadedException"/>.</summary>
+    public int InboxItemsMax { get; init; } = 65_536;
+
+    /// <summary>Requests handled in one round of the loop (and so batched into one proposal and one sync).</summary>
+    public int InboxItemsPerRoundMax { get; init; } = 4_096;
+
+    /// <summary>Applied entries kept in the log before the state is snapshotted and the log compacted.</summary>
+    public ulong SnapshotEveryEntries { get; init; } = 10_000;
+
+    /// <summary>A proposal or read not answered within this time fails with <see cref="TimeoutException"/>.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public RaftOptions ToRaftOptions() => new() { NodeId = NodeId, ElectionTicks = ElectionTicks, HeartbeatTicks = HeartbeatTicks };
+}
+
+/// <summary>What a silo knows of the cluster, published by the loop after every round.</summary>
+public sealed record ClusterStatus(
+    ulong NodeId,
+    RaftRole Role,
+    ulong Term,
+    ulong Leader,
+    ulong CommitIndex,
+    ulong AppliedIndex,
+    ulong FirstIndex,
+    ulong LastIndex,
+    Membership Membership,
+    long LeaderChanges,
+    DateTimeOffset LastLeaderContact);
+
+/// <summary>
+/// Drives one <see cref="RaftNode"/>: the only thread that touches the node and the state machine.
+/// Each round it takes requests from its inbox (messages from peers, proposals, reads), ticks on
+/// time from the <see cref="TimeProvider"/>, and carries out every <see cref="Ready"/>: persist to
+/// the log storage (one sync covers the whole round: group commit), send, apply, advance.
+/// Public methods are thread-safe and complete when the work is done on the loop.
+/// </summary>
+public sealed partial class RaftHost : IAsyncDisposable
+{
+    private readonly RaftHostOptions _options;
+    private readonly ILogStorage _storage;
+    private readonly IReplicatedStateMachine _stateMachine;
+    private readonly Action<Message> _send;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Channel<Work> _inbox;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly RaftNode _node;
+    private readonly HostMetrics _metrics;
+    private Task? _loop;
+
+    // Loop-thread state.
+    private readonly Dictionary<ulong, ProposalWaiter> _proposals = [];
+    private readonly Dictionary<ulong, ulong> _proposalAtIndex = [];
+    private readonly Dictionary<ulong, ReadBatch> _readsAwaitingIndex = [];
+    private readonly List<(ulong Index, ReadBatch Batch)> _readsAwaitingApply = [];
+    private readonly List<(ulong Index, TaskCompletionSource<bool> Done)> _appliedWaiters = [];
+    private ulong _nextRequestId;
+    private RaftRole _lastRole;
+    private ulong _lastLeader;
+    private ulong _dutyIndex;
+    private long _leaderChanges;
+    private DateTimeOffset _lastLeaderContact;
+    private volatile ClusterStatus _status;
+    private TaskCompletionSource _applied = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public RaftHost(RaftHostOptions options, ILogStorage storage, IReplicatedStateMachine stateMachine, Action<Message> send, TimeProvider time, ILogger logger, HostMetrics? metrics = null)
+    {
+        _options = options;
+        _storage = storage;
+        _stateMachine = stateMachine;
+        _send = send;
+        _time = time;
+        _logger = logger;
+        _metrics = metrics ?? new HostMetrics();
+        _inbox = Channel.CreateBounded<Work>(new BoundedChannelOptions(options.InboxItemsMax) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+
+        // Request ids start at a random point so entries proposed before a restart never match
+        // a waiter of this incarnation.
+        _nextRequestId = (ulong)Random.Shared.NextInt64(1, long.MaxValue / 2);
+        if (!storage.Snapshot.IsEmpty)
+        {
+            stateMachine.RestoreSnapshot(storage.Snapshot.Metadata.Index, storage.Snapshot.Data);
+        }
+
+        _node = new RaftNode(options.ToRaftOptions(), storage, new SplitMixRandom((ulong)Random.Shared.NextInt64()));
+        _status = Snapshot();
+    }
+
+    /// <summary>The latest published view of the cluster (never blocks).</summary>
+    public ClusterStatus Status => _status;
+
+    public HostMetrics Metrics => _metrics;
+
+    /// <summary>Completes when the next batch of entries has been applied (for watchers).</summary>
+    public Task NextApplied => _applied.Task;
+
+    public void Start() => _loop = Task.Factory.StartNew(LoopAsync, TaskCreationOptions.LongRunning).Unwrap();
+
+    /// <summary>Hands a message from a peer to the loop (drops it when the inbox is full: Raft tolerates loss).</summary>
+    public void Receive(Message message) => _inbox.Writer.TryWrite(new StepWork(message));
+
+    /// <summary>Replicates <paramref name="command"/> and returns the state machine's result once applied here.</summary>
+    public Task<object?> ProposeAsync(byte[] command, CancellationToken cancellation = default)
+    {
+        var waiter = new ProposalWaiter(command, _time.GetTimestamp());
+        Enqueue(waiter, waiter.Completion, cancellation);
+        return waiter.Completion.Task;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="query"/> against the state machine on the loop. Linearizable queries first
+    /// confirm a read index (dissertation §6.4) and wait until it is applied; others run at once on
+    /// whatever this silo has applied.
+    /// </summary>
+    public Task<T> QueryAsync<T>(Func<T> query, bool linearizable, CancellationToken cancellation = default)
+    {
+        var read = new ReadWork(() => query(), linearizable, _time.GetTimestamp());
+        Enqueue(read, read.Completion, cancellation);
+        return read.Completion.Task.ContinueWith(t => (T)t.Result!, cancellation, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>Proposes a one-server membership change and completes when it is applied here.</summary>
+    public Task<ProposalResult> ChangeMembershipAsync(MembershipChangeKind kind, ulong node, CancellationToken cancellation = default)
+    {
+        var work = new MembershipWork(kind, node);
+        Enqueue(work, work.Completion, cancellation);
+        return work.Completion.Task;
+    }
+
+    /// <summary>Asks the leader to hand over to <paramref name="target"/> (0: the most up-to-date other voter).</summary>
+    public Task<ProposalResult> TransferLeadershipAsync(ulong target, CancellationToken cancellation = default)
+    {
+        var work = new TransferWork(target);
+        Enqueue(work, work.Completion, cancellation);
+        return work.Completion.Task;
+    }
+
+    private void Enqueue<T>(Work work, TaskCompletionSource<T> completion, CancellationToken cancellation)
+    {
+        if (cancellation.CanBeCanceled)
+        {
+            cancellation.Register(() => completion.TrySetCanceled(cancellation));
+        }
+
+        if (!_inbox.Writer.TryWrite(work))
+        {
+            completion.TrySetException(new OverloadedException($"the silo's request queue holds {_options.InboxItemsMax} requests (InboxItemsMax)"));
+        }
+    }
+
+    /// <summary>
+    /// Graceful stop: a leader first hands leadership to the most up-to-date voter (dissertation §3.10),
+    /// waiting at most two election timeouts, so clients see a quick failover instead of a timeout.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        if (_loop is null)
+        {
+            return;
+        }
+
+        if (_status.Role == RaftRole.Leader && _status.Membership.Voters.Count > 1)
+        {
+            var deadline = _options.TickInterval * _options.ElectionTicks * 2;
+            try
+            {
+                var result = await TransferLeadershipAsync(0).WaitAsync(deadline, _time);
+                for (var waited = TimeSpan.Zero; result == ProposalResult.Accepted && _status.Role == RaftRole.Leader && waited < deadline; waited += _options.TickInterval)
+                {
+                    await Task.Delay(_options.TickInterval, _time);
+                }
+            }
+            catch (TimeoutException)
+            {
+                _logger.LogWarning("Leadership transfer did not finish before shutdown");
+            }
+        }
+
+        await _stopping.CancelAsync();
+        try
+        {
+            await _loop;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _stopping.Dispose();
+    }
+
+    private ClusterStatus Snapshot() => new(
+        _node.Id, _node.Role, _node.Term, _node.Leader, _node.CommitIndex, _stateMachine.AppliedIndex,
+        _node.FirstIndex, _node.LastIndex, _node.Membership, _leaderChanges, _lastLeaderContact);
+}

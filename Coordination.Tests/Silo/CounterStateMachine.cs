@@ -1,0 +1,56 @@
+using System.Buffers.Binary;
+using Coordination.Silo.Hosting;
+
+namespace Coordination.Tests.Silo;
+
+/// <summary>A replicated list of applied commands: enough to check ordering, results and snapshots.</summary>
+internal sealed class CounterStateMachine : IReplicatedStateMachine
+{
+    public List<long> Values { get; private set; } = [];
+
+    public ulong AppliedIndex { get; private set; }
+
+    public int LeaderTakeovers { get; private set; }
+
+    public object? Apply(ulong index, long timestampMs, ReadOnlySpan<byte> command)
+    {
+        AppliedIndex = index;
+        if (command.Length == 8)
+        {
+            Values.Add(BinaryPrimitives.ReadInt64LittleEndian(command));
+        }
+
+        return Values.Count;
+    }
+
+    public void Skip(ulong index) => AppliedIndex = index;
+
+    public byte[] WriteSnapshot() => Values.SelectMany(BitConverter.GetBytes).ToArray();
+
+    public void RestoreSnapshot(ulong index, ReadOnlySpan<byte> snapshot)
+    {
+        var values = new List<long>();
+        for (var i = 0; i + 8 <= snapshot.Length; i += 8)
+        {
+            values.Add(BinaryPrimitives.ReadInt64LittleEndian(snapshot[i..]));
+        }
+
+        Values = values;
+        AppliedIndex = index;
+    }
+
+    public IEnumerable<byte[]> OnBecameLeader()
+    {
+        LeaderTakeovers++;
+        return [];
+    }
+
+    public IEnumerable<byte[]> DueCommands(long nowMs) => [];
+
+    public static byte[] Command(long value)
+    {
+        var bytes = new byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(bytes, value);
+        return bytes;
+    }
+}

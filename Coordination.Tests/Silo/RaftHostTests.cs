@@ -1,0 +1,122 @@
+using System.Net;
+using Coordination.Consensus;
+using Coordination.Silo.Hosting;
+using Coordination.Silo.Transport;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Coordination.Tests.Silo;
+
+/// <summary>Three hosts in one process over real loopback TCP, in-memory logs, real time (bounded waits).</summary>
+public sealed class RaftHostTests : IAsyncLifetime
+{
+    private static readonly TimeSpan WaitMax = TimeSpan.FromSeconds(20);
+    private readonly Dictionary<ulong, (RaftHost Host, PeerTransport Transport, CounterStateMachine State, MemoryLogStorage Log)> _silos = [];
+
+    public async Task InitializeAsync()
+    {
+        var members = new Membership([1, 2, 3], []);
+        var transports = new Dictionary<ulong, PeerTransport>();
+        foreach (var id in members.Voters)
+        {
+            var log = new MemoryLogStorage();
+            RaftNode.Bootstrap(log, members);
+            var state = new CounterStateMachine();
+            RaftHost? host = null;
+            var transport = new PeerTransport(id, m => host!.Receive(m), new PeerTransportOptions(), NullLogger.Instance);
+            transport.Listen(new IPEndPoint(IPAddress.Loopback, 0));
+            host = new RaftHost(new RaftHostOptions { NodeId = id, TickInterval = TimeSpan.FromMilliseconds(20), SnapshotEveryEntries = 50 }, log, state, transport.Send, TimeProvider.System, NullLogger.Instance);
+            _silos[id] = (host, transport, state, log);
+        }
+
+        foreach (var (id, silo) in _silos)
+        {
+            foreach (var (peer, other) in _silos)
+            {
+                silo.Transport.SetPeer(peer, $"127.0.0.1:{other.Transport.ListenEndpoint!.Port}");
+            }
+
+            silo.Host.Start();
+        }
+
+        await LeaderAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var silo in _silos.Values)
+        {
+            await silo.Host.DisposeAsync();
+            await silo.Transport.DisposeAsync();
+        }
+    }
+
+    private async Task<RaftHost> LeaderAsync(ulong except = 0)
+    {
+        using var timeout = new CancellationTokenSource(WaitMax);
+        while (true)
+        {
+            var leader = _silos.Values.Select(s => s.Host).FirstOrDefault(h => h.Status.Role == RaftRole.Leader && h.Status.NodeId != except);
+            if (leader is not null)
+            {
+                return leader;
+            }
+
+            await Task.Delay(10, timeout.Token);
+        }
+    }
+
+    [Fact]
+    public async Task A_command_proposed_on_the_leader_is_applied_on_every_silo_in_order()
+    {
+        var leader = await LeaderAsync();
+        var results = await Task.WhenAll(Enumerable.Range(1, 200).Select(i => leader.ProposeAsync(CounterStateMachine.Command(i))));
+        Assert.Equal(Enumerable.Range(1, 200).ToHashSet(), results.Select(r => (int)r!).ToHashSet());
+
+        foreach (var silo in _silos.Values)
+        {
+            var values = await silo.Host.QueryAsync(() => silo.State.Values.ToArray(), linearizable: true).WaitAsync(WaitMax);
+            Assert.Equal(200, values.Length);
+            Assert.Equal(Enumerable.Range(1, 200).Select(i => (long)i).Order(), values.Order());
+        }
+
+        var leaderValues = _silos[leader.Status.NodeId].State.Values;
+        foreach (var silo in _silos.Values)
+        {
+            Assert.Equal(leaderValues, await silo.Host.QueryAsync(() => silo.State.Values.ToArray(), linearizable: true).WaitAsync(WaitMax));
+        }
+
+        Assert.True(_silos.Values.All(s => !s.Log.Snapshot.IsEmpty), "every silo compacted its log into a snapshot");
+    }
+
+    [Fact]
+    public async Task A_follower_refuses_proposals_and_names_the_leader()
+    {
+        var leader = await LeaderAsync();
+        var follower = _silos.Values.First(s => s.Host != leader).Host;
+        var error = await Assert.ThrowsAsync<NotLeaderException>(() => follower.ProposeAsync(CounterStateMachine.Command(1)).WaitAsync(WaitMax));
+        Assert.Equal(leader.Status.NodeId, error.LeaderId);
+    }
+
+    [Fact]
+    public async Task A_linearizable_read_on_a_follower_sees_every_write_acknowledged_before_it()
+    {
+        var leader = await LeaderAsync();
+        await leader.ProposeAsync(CounterStateMachine.Command(42)).WaitAsync(WaitMax);
+        foreach (var silo in _silos.Values.Where(s => s.Host != leader))
+        {
+            Assert.Contains(42L, await silo.Host.QueryAsync(() => silo.State.Values.ToArray(), linearizable: true).WaitAsync(WaitMax));
+        }
+    }
+
+    [Fact]
+    public async Task A_leader_that_stops_hands_over_leadership_and_writes_continue()
+    {
+        var leader = await LeaderAsync();
+        var oldId = leader.Status.NodeId;
+        await leader.ProposeAsync(CounterStateMachine.Command(1)).WaitAsync(WaitMax);
+        await leader.StopAsync().WaitAsync(WaitMax);
+        var next = await LeaderAsync(except: oldId);
+        Assert.Equal(2, await next.ProposeAsync(CounterStateMachine.Command(2)).WaitAsync(WaitMax));
+        Assert.True(_silos[next.Status.NodeId].State.LeaderTakeovers >= 1);
+    }
+}
