@@ -16,8 +16,12 @@ public class GrainPropertyTests
 
     private static readonly string[] LockNames = ["l0", "l1", "l2"];
 
+    // Kinds as in Scenario.ToCommand, repeated by weight: lock traffic dominates, and there are
+    // enough sessions, renewals and time steps for queues to build up and leases to run out.
+    private static readonly int[] KindWeights = [0, 0, 0, 0, 1, 1, 1, 2, 3, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 8, 8, 9, 10, 11, 11, 12, 13];
+
     private static readonly Gen<Op> OpGen =
-        from kind in Gen.Choose(0, 13)
+        from kind in Gen.Elements(KindWeights)
         from session in Gen.Choose(0, 7)
         from name in Gen.Choose(0, 2)
         from x in Gen.Choose(0, 9)
@@ -252,15 +256,20 @@ public class GrainPropertyTests
 
         private Command ToCommand(Op op)
         {
-            Harness.NowMs += op.X * 150;
-            var session = _sessions.Count == 0 ? 999_999UL : _sessions[op.Session % _sessions.Count];
+            Harness.NowMs += op.X * 40;
+            // Mostly live sessions, sometimes any session ever created (possibly ended), to exercise rejections.
+            var live = Machine.ListSessions().Select(x => x.SessionId).ToList();
+            var pool = op.Session < 6 && live.Count > 0 ? live : _sessions;
+            var session = pool.Count == 0 ? 999_999UL : pool[op.Session % pool.Count];
             var lockName = LockNames[op.Name];
             var election = Elections[op.Name % 2];
             var group = Groups[op.Name % 2];
-            var held = Machine.GetLock(lockName).Holders.FirstOrDefault(h => h.SessionId == session);
+            // Releases come mostly from a current holder (any of them), so queues move.
+            var holders = Machine.GetLock(lockName).Holders;
+            var held = op.Session < 6 && holders.Count > 0 ? holders[op.Session % holders.Count] : holders.FirstOrDefault(h => h.SessionId == session);
             return op.Kind switch
             {
-                0 => new CreateSession(1_000 + (op.X * 1_000)),
+                0 => new CreateSession(3_000 + (op.X * 1_000)),
                 1 => new RenewSession(session),
                 2 => op.X < 3 ? new RevokeSession(session) : new RenewSession(session),
                 3 => new AdvanceTime(),
@@ -268,11 +277,11 @@ public class GrainPropertyTests
                 5 or 6 => new AcquireLock(
                     lockName,
                     session,
-                    (LockMode)((op.X % 3) + 1),
-                    op.X % 3 == 2 ? 2 : 0,
-                    op.X % 2 * 2_500,
-                    op.X == 9 ? 1_500 : 0),
-                7 => new ReleaseLock(lockName, session, held is null ? (ulong)op.X : held.Token + (op.X == 0 ? 1UL : 0)),
+                    op.Name == 2 ? LockMode.Semaphore : op.X % 2 == 0 ? LockMode.Exclusive : LockMode.Shared,
+                    op.Name == 2 ? 2 : 0,
+                    op.X < 7 ? 2_000 + (op.X * 1_000) : 0,
+                    op.X == 9 || op.X == 4 ? 1_500 : 0),
+                7 => new ReleaseLock(lockName, held?.SessionId ?? session, held is null ? (ulong)op.X : held.Token + (op.X == 0 ? 1UL : 0)),
                 8 => new Campaign(election, session, [(byte)op.X]),
                 9 => new Resign(election, session),
                 10 => new Proclaim(election, Machine.GetElection(election).LeaderToken + (op.X == 0 ? 1UL : 0), [(byte)op.X]),
