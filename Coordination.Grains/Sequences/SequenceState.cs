@@ -7,7 +7,7 @@ internal sealed class SequenceState : IGrainState<SequenceState>
 
     public bool IsEmpty => Last == 0;
 
-    public void CheckInvariants(string name)
+    public void CheckInvariants(string name, bool full)
     {
     }
 
