@@ -115,6 +115,9 @@ public sealed partial class RaftHost : IAsyncDisposable
 
     public void Start() => _loop = Task.Factory.StartNew(LoopAsync, TaskCreationOptions.LongRunning).Unwrap();
 
+    /// <summary>Completes when the loop ends; faulted if applying or persisting failed (the silo must stop).</summary>
+    public Task Completion => _loop ?? Task.CompletedTask;
+
     /// <summary>Hands a message from a peer to the loop (drops it when the inbox is full: Raft tolerates loss).</summary>
     public void Receive(Message message) => _inbox.Writer.TryWrite(new StepWork(message));
 
