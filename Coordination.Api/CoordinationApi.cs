@@ -19,6 +19,9 @@ public static class CoordinationApi
     /// <summary>Largest request body accepted.</summary>
     public const long RequestBodyBytesMax = 262_144;
 
+    /// <summary>An oversized body up to this size is read and dropped to answer 413; a larger one closes the connection.</summary>
+    public const long OversizedBodyDrainBytesMax = 4 * RequestBodyBytesMax;
+
     /// <summary>Registers what the gateway needs. The host must also register an <see cref="ICoordinationGateway"/>.</summary>
     public static IServiceCollection AddCoordinationApi(this IServiceCollection services)
     {
@@ -56,6 +59,15 @@ public static class CoordinationApi
     {
         if (http.Request.ContentLength > RequestBodyBytesMax)
         {
+            if (http.Request.ContentLength > OversizedBodyDrainBytesMax)
+            {
+                // Too large even to read and drop: cut the connection.
+                http.Abort();
+                return;
+            }
+
+            // Read and drop the body so the client, still sending, can read the answer.
+            await http.Request.Body.CopyToAsync(Stream.Null, http.RequestAborted);
             await Problems.Create(413, "body-too-large", $"The body has {http.Request.ContentLength} bytes; at most {RequestBodyBytesMax} are accepted.").ExecuteAsync(http);
             return;
         }

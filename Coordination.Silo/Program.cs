@@ -29,6 +29,9 @@ builder.Services.AddCoordinationApi();
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
 var app = builder.Build();
+
+// Created now, not at the first scrape, so it sees every measurement from the start.
+app.Services.GetRequiredService<PrometheusMetrics>();
 app.Use(async (http, next) =>
 {
     var started = Stopwatch.GetTimestamp();

@@ -24,7 +24,24 @@ public sealed class SiloGateway(SiloRuntime silo, TimeProvider time) : ICoordina
             return coalesced;
         }
 
-        var payload = RequestEnvelope.Encode(idempotencyKey, CommandCodec.Encode(command));
+        // Nothing the decoder would refuse may enter the log: an undecodable entry would stop every
+        // replica when applied. So every command is checked by decoding it here, before proposing.
+        var encoded = CommandCodec.Encode(command);
+        if (encoded.Length > Limits.CommandBytesMax)
+        {
+            return (new Rejected(ErrorCode.LimitExceeded, $"The request encodes to {encoded.Length} bytes; at most {Limits.CommandBytesMax} (CommandBytesMax) fit in one command."), silo.State.AppliedIndex);
+        }
+
+        try
+        {
+            CommandCodec.Decode(encoded);
+        }
+        catch (CorruptDataException e)
+        {
+            return (new Rejected(ErrorCode.InvalidArgument, e.Message), silo.State.AppliedIndex);
+        }
+
+        var payload = RequestEnvelope.Encode(idempotencyKey, encoded);
         try
         {
             var applied = (AppliedRequest)(await silo.Host.ProposeAsync(payload, cancellation))!;

@@ -19,6 +19,7 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
     private readonly WriteAheadLog _log;
     private readonly PeerTransport _transport;
     private readonly SiloAddress? _self;
+    private int _stopped;
 
     public SiloRuntime(IOptions<SiloOptions> options, ILoggerFactory loggers, IHostApplicationLifetime lifetime, TimeProvider time)
     {
@@ -93,15 +94,19 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        await Host.StopAsync();
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        {
+            return;
+        }
+
+        await Host.DisposeAsync();
         await _transport.DisposeAsync();
         _log.Dispose();
     }
 
     public async ValueTask DisposeAsync()
     {
-        await Host.DisposeAsync();
-        await _transport.DisposeAsync();
+        await StopAsync(CancellationToken.None);
         Metrics.Dispose();
     }
 }

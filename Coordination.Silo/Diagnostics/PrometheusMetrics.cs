@@ -32,7 +32,7 @@ public sealed class PrometheusMetrics : IDisposable
         _silo = silo;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == HostMetrics.MeterName)
+            if (instrument.Meter == silo.Metrics.Meter)
             {
                 listener.EnableMeasurementEvents(instrument);
             }

@@ -66,6 +66,7 @@ public sealed partial class RaftHost : IAsyncDisposable
     private readonly RaftNode _node;
     private readonly HostMetrics _metrics;
     private Task? _loop;
+    private int _disposed;
 
     // Loop-thread state.
     private readonly Dictionary<ulong, ProposalWaiter> _proposals = [];
@@ -176,7 +177,7 @@ public sealed partial class RaftHost : IAsyncDisposable
     /// </summary>
     public async Task StopAsync()
     {
-        if (_loop is null)
+        if (_loop is null || _stopping.IsCancellationRequested)
         {
             return;
         }
@@ -210,8 +211,10 @@ public sealed partial class RaftHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await StopAsync();
-        _stopping.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            await StopAsync();
+        }
     }
 
     private ClusterStatus Snapshot() => new(
