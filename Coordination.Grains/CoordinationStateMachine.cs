@@ -55,11 +55,13 @@ public sealed partial class CoordinationStateMachine
     /// Applies <paramref name="command"/> as the entry at <paramref name="index"/> with the leader's
     /// <paramref name="timestampMs"/> (Unix ms). Indexes must strictly increase (entries that carry
     /// no command, such as Raft no-ops, may be skipped). A <see cref="Rejected"/> result changed no
-    /// grain and emitted no event.
+    /// grain and emitted no event. A timestamp outside 0..<see cref="Limits.TimestampMsMax"/> is a
+    /// leader bug and throws <see cref="GrainInvariantException"/> before anything changes.
     /// </summary>
     public CommandResult Apply(ulong index, long timestampMs, Command command)
     {
         GrainInvariant.Require(index > AppliedIndex, $"Entry {index} applied after entry {AppliedIndex}.");
+        GrainInvariant.Require(timestampMs is >= 0 and <= Limits.TimestampMsMax, $"Entry {index} has timestamp {timestampMs}, outside 0..{Limits.TimestampMsMax}.");
         AppliedIndex = index;
         LogTimeMs = Math.Max(LogTimeMs, timestampMs);
         _step.Stamp(index, LogTimeMs);
