@@ -27,14 +27,14 @@ public sealed partial class CoordinationStateMachine
     {
         if (_sessions.Find(c.SessionId) is not { } session)
         {
-            return new Rejected(ErrorCode.SessionNotFound, $"Session {c.SessionId} does not exist.");
+            return SessionTable.NotFound(c.SessionId);
         }
 
-        if (_step.NowMs >= session.DeadlineMs)
+        if (SessionTable.CheckLive(session, _step.NowMs) is { } expired)
         {
             // Too late: the lease ran out even if AdvanceTime has not removed it yet. Renewing it
             // now would let a client keep locks that others may already consider free.
-            return new Rejected(ErrorCode.SessionExpired, $"Session {c.SessionId} expired at {session.DeadlineMs}.");
+            return expired;
         }
 
         // No event: keep-alives are frequent and would push real changes out of the history.
@@ -46,7 +46,7 @@ public sealed partial class CoordinationStateMachine
     {
         if (_sessions.Find(c.SessionId) is not { } session)
         {
-            return new Rejected(ErrorCode.SessionNotFound, $"Session {c.SessionId} does not exist.");
+            return SessionTable.NotFound(c.SessionId);
         }
 
         _deadlines.Remove(session.Expiry);
@@ -135,21 +135,15 @@ public sealed partial class CoordinationStateMachine
             switch (grain.Kind)
             {
                 case GrainKind.Lock:
-                    var state = _locks.Find(grain.Name)!;
-                    var (w, h) = LockGrain.Remove(state, grain.Name, removals, _step);
-                    _locks.Settle(grain.Name, state);
+                    var (w, h) = Change(_locks, grain.Name, state => LockGrain.Remove(state, grain.Name, removals, _step));
                     waits += w;
                     holds += h;
                     break;
                 case GrainKind.Election:
-                    var election = _elections.Find(grain.Name)!;
-                    ElectionGrain.Remove(election, grain.Name, removals, _step);
-                    _elections.Settle(grain.Name, election);
+                    Change(_elections, grain.Name, state => ElectionGrain.Remove(state, grain.Name, removals, _step));
                     break;
                 case GrainKind.Membership:
-                    var group = _groups.Find(grain.Name)!;
-                    MembershipGrain.Remove(group, grain.Name, removals, _step);
-                    _groups.Settle(grain.Name, group);
+                    Change(_groups, grain.Name, state => MembershipGrain.Remove(state, grain.Name, removals, _step));
                     break;
                 default:
                     throw new GrainInvariantException($"Sessions do not attach to {grain.Kind} grains.");
@@ -163,6 +157,25 @@ public sealed partial class CoordinationStateMachine
 
         return (waits, holds);
     }
+
+    /// <summary>Applies a change to an active grain that a session or deadline refers to, and settles it.</summary>
+    private static TResult Change<TState, TResult>(GrainRegistry<TState> registry, string name, Func<TState, TResult> change)
+        where TState : class, IGrainState<TState>, new()
+    {
+        var state = registry.Find(name);
+        GrainInvariant.Require(state is not null, $"{registry.Kind} '{name}' is referred to but not active.");
+        var result = change(state!);
+        registry.Settle(name, state!);
+        return result;
+    }
+
+    private static void Change<TState>(GrainRegistry<TState> registry, string name, Action<TState> change)
+        where TState : class, IGrainState<TState>, new() =>
+        Change(registry, name, state =>
+        {
+            change(state);
+            return 0;
+        });
 
     private static void AddWork(SortedDictionary<Attachment, List<Removal>> work, Attachment grain, Removal removal)
     {

@@ -55,11 +55,13 @@ public sealed partial class CoordinationStateMachine
     /// Applies <paramref name="command"/> as the entry at <paramref name="index"/> with the leader's
     /// <paramref name="timestampMs"/> (Unix ms). Indexes must strictly increase (entries that carry
     /// no command, such as Raft no-ops, may be skipped). A <see cref="Rejected"/> result changed no
-    /// grain and emitted no event.
+    /// grain and emitted no event. A timestamp outside 0..<see cref="Limits.TimestampMsMax"/> is a
+    /// leader bug and throws <see cref="GrainInvariantException"/> before anything changes.
     /// </summary>
     public CommandResult Apply(ulong index, long timestampMs, Command command)
     {
         GrainInvariant.Require(index > AppliedIndex, $"Entry {index} applied after entry {AppliedIndex}.");
+        GrainInvariant.Require(timestampMs is >= 0 and <= Limits.TimestampMsMax, $"Entry {index} has timestamp {timestampMs}, outside 0..{Limits.TimestampMsMax}.");
         AppliedIndex = index;
         LogTimeMs = Math.Max(LogTimeMs, timestampMs);
         _step.Stamp(index, LogTimeMs);
@@ -70,25 +72,28 @@ public sealed partial class CoordinationStateMachine
             RevokeSession c => RevokeSession(c),
             AdvanceTime => ExpireDue(),
             ExtendAllSessions => ExtendSessions(),
-            AcquireLock c => Route(_locks, c.Name, s => LockGrain.Acquire(s, c, _step)),
-            ReleaseLock c => Route(_locks, c.Name, s => LockGrain.Release(s, c, _step)),
-            Campaign c => Route(_elections, c.Name, s => ElectionGrain.Campaign(s, c, _step)),
-            Proclaim c => Route(_elections, c.Name, s => ElectionGrain.Proclaim(s, c, _step)),
-            Resign c => Route(_elections, c.Name, s => ElectionGrain.Resign(s, c, _step)),
-            JoinGroup c => Route(_groups, c.Group, s => MembershipGrain.Join(s, c, _step)),
-            UpdateMember c => Route(_groups, c.Group, s => MembershipGrain.Update(s, c, _step)),
-            LeaveGroup c => Route(_groups, c.Group, s => MembershipGrain.Leave(s, c, _step)),
-            PutConfig c => Route(_configs, c.Name, s => ConfigGrain.Put(s, c, _step)),
-            DeleteConfig c => Route(_configs, c.Name, s => ConfigGrain.Delete(s, c, _step)),
-            RollbackConfig c => Route(_configs, c.Name, s => ConfigGrain.Rollback(s, c, _step)),
-            FencedPutConfig c => Route(_configs, c.Name, s => ConfigGrain.FencedPut(s, c, Names.IsValid(c.LockName) ? _locks.Find(c.LockName) : null, _step)),
-            ReserveSequence c => Route(_sequences, c.Name, s => SequenceGrain.Reserve(s, c, _step)),
+            AcquireLock c => Route(_locks, c.Name, c, static (s, c, step) => LockGrain.Acquire(s, c, step)),
+            ReleaseLock c => Route(_locks, c.Name, c, static (s, c, step) => LockGrain.Release(s, c, step)),
+            Campaign c => Route(_elections, c.Name, c, static (s, c, step) => ElectionGrain.Campaign(s, c, step)),
+            Proclaim c => Route(_elections, c.Name, c, static (s, c, step) => ElectionGrain.Proclaim(s, c, step)),
+            Resign c => Route(_elections, c.Name, c, static (s, c, step) => ElectionGrain.Resign(s, c, step)),
+            JoinGroup c => Route(_groups, c.Group, c, static (s, c, step) => MembershipGrain.Join(s, c, step)),
+            UpdateMember c => Route(_groups, c.Group, c, static (s, c, step) => MembershipGrain.Update(s, c, step)),
+            LeaveGroup c => Route(_groups, c.Group, c, static (s, c, step) => MembershipGrain.Leave(s, c, step)),
+            PutConfig c => Route(_configs, c.Name, c, static (s, c, step) => ConfigGrain.Put(s, c, step)),
+            DeleteConfig c => Route(_configs, c.Name, c, static (s, c, step) => ConfigGrain.Delete(s, c, step)),
+            RollbackConfig c => Route(_configs, c.Name, c, static (s, c, step) => ConfigGrain.Rollback(s, c, step)),
+            FencedPutConfig c => Route(_configs, c.Name, (c, Fence: Names.IsValid(c.LockName) ? _locks.Find(c.LockName) : null), static (s, x, step) => ConfigGrain.FencedPut(s, x.c, x.Fence, step)),
+            ReserveSequence c => Route(_sequences, c.Name, c, static (s, c, step) => SequenceGrain.Reserve(s, c, step)),
             _ => throw new ArgumentException($"{command.GetType().Name} is not a command this state machine knows.", nameof(command)),
         };
     }
 
-    /// <summary>Virtual activation around one grain command: find or create, handle, keep only if non-empty.</summary>
-    private static CommandResult Route<TState>(GrainRegistry<TState> registry, string name, Func<TState, CommandResult> handle)
+    /// <summary>
+    /// Virtual activation around one grain command: find or create, handle, keep only if non-empty.
+    /// Handlers are static lambdas given the command explicitly, so routing allocates no closure.
+    /// </summary>
+    private CommandResult Route<TState, TCommand>(GrainRegistry<TState> registry, string name, TCommand command, Func<TState, TCommand, StepContext, CommandResult> handle)
         where TState : class, IGrainState<TState>, new()
     {
         var state = registry.Activate(name, out var rejected);
@@ -97,7 +102,7 @@ public sealed partial class CoordinationStateMachine
             return rejected!;
         }
 
-        var result = handle(state);
+        var result = handle(state, command, _step);
         registry.Settle(name, state);
         return result;
     }

@@ -7,6 +7,12 @@ namespace Coordination.Grains;
 /// </summary>
 public static class Limits
 {
+    /// <summary>
+    /// Entry timestamps are Unix milliseconds in 0..this (2^53, about the year 287,000), so that
+    /// adding any TTL or wait limit to one can never overflow.
+    /// </summary>
+    public const long TimestampMsMax = 1L << 53;
+
     /// <summary>Grain names and member ids: 1 to this many characters from <see cref="Names"/>.</summary>
     public const int NameLengthMax = 128;
 

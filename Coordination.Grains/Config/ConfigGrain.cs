@@ -81,15 +81,8 @@ internal static class ConfigGrain
         return new ConfigPut(name, version.Version, version.Revision);
     }
 
-    private static Rejected? CheckValue(byte[] value)
-    {
-        if (value.Length > Limits.ConfigValueBytesMax)
-        {
-            return new Rejected(ErrorCode.LimitExceeded, $"A configuration value is at most {Limits.ConfigValueBytesMax} bytes (ConfigValueBytesMax).");
-        }
-
-        return JsonValue.IsValid(value) ? null : new Rejected(ErrorCode.InvalidArgument, "A configuration value must be one JSON value.");
-    }
+    private static Rejected? CheckValue(byte[] value) =>
+        JsonValue.Check(value, Limits.ConfigValueBytesMax, nameof(Limits.ConfigValueBytesMax), "A configuration value", allowEmpty: false);
 
     private static Rejected? CheckVersion(ConfigState state, string name, long expected)
     {

@@ -67,9 +67,14 @@ internal static class ElectionGrain
             return new Rejected(ErrorCode.NotFound, $"Session {c.SessionId} is not a candidate in election '{c.Name}'.");
         }
 
-        Remove(state, c.Name, index, ctx);
+        var wasLeader = RemoveCandidate(state, c.Name, index, ctx);
         ctx.Sessions.Detach(c.SessionId, Kind, c.Name);
-        return new CandidacyWithdrawn(c.Name, index == 0);
+        if (wasLeader)
+        {
+            ReplaceLeader(state, c.Name, ctx);
+        }
+
+        return new CandidacyWithdrawn(c.Name, wasLeader);
     }
 
     /// <summary>
@@ -78,15 +83,13 @@ internal static class ElectionGrain
     /// </summary>
     public static void Remove(ElectionState state, string name, IReadOnlyList<Removal> removals, StepContext ctx)
     {
-        GrainInvariant.Require(removals.All(r => r.EndsSession), $"Election '{name}' removes only ended sessions.");
         var leaderLeft = false;
         foreach (var removal in removals)
         {
+            GrainInvariant.Require(removal.EndsSession, $"Election '{name}' removes only ended sessions.");
             var index = state.IndexOf(removal.SessionId);
             GrainInvariant.Require(index >= 0, $"Session {removal.SessionId} is attached to election '{name}' without a candidacy.");
-            leaderLeft |= index == 0;
-            state.Candidates.RemoveAt(index);
-            ctx.Emit(EventType.CandidateLeft, Kind, name, removal.SessionId);
+            leaderLeft |= RemoveCandidate(state, name, index, ctx);
         }
 
         if (leaderLeft)
@@ -95,15 +98,13 @@ internal static class ElectionGrain
         }
     }
 
-    private static void Remove(ElectionState state, string name, int index, StepContext ctx)
+    /// <summary>Removes one candidate; true if it was the leader (the caller then replaces it, once).</summary>
+    private static bool RemoveCandidate(ElectionState state, string name, int index, StepContext ctx)
     {
         var candidate = state.Candidates[index];
         state.Candidates.RemoveAt(index);
         ctx.Emit(EventType.CandidateLeft, Kind, name, candidate.SessionId);
-        if (index == 0)
-        {
-            ReplaceLeader(state, name, ctx);
-        }
+        return index == 0;
     }
 
     private static void ReplaceLeader(ElectionState state, string name, StepContext ctx)

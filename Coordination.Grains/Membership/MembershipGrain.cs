@@ -86,15 +86,6 @@ internal static class MembershipGrain
         }
     }
 
-    private static Rejected? CheckMetadata(byte[] metadata)
-    {
-        if (metadata.Length > Limits.MetadataBytesMax)
-        {
-            return new Rejected(ErrorCode.LimitExceeded, $"Member metadata is at most {Limits.MetadataBytesMax} bytes (MetadataBytesMax).");
-        }
-
-        return metadata.Length == 0 || JsonValue.IsValid(metadata)
-            ? null
-            : new Rejected(ErrorCode.InvalidArgument, "Member metadata must be one JSON value.");
-    }
+    private static Rejected? CheckMetadata(byte[] metadata) =>
+        JsonValue.Check(metadata, Limits.MetadataBytesMax, nameof(Limits.MetadataBytesMax), "Member metadata", allowEmpty: true);
 }

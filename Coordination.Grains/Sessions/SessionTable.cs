@@ -28,12 +28,12 @@ internal sealed class SessionTable
     {
         if (Find(sessionId) is not { } session)
         {
-            return new Rejected(ErrorCode.SessionNotFound, $"Session {sessionId} does not exist.");
+            return NotFound(sessionId);
         }
 
-        if (nowMs >= session.DeadlineMs)
+        if (CheckLive(session, nowMs) is { } expired)
         {
-            return new Rejected(ErrorCode.SessionExpired, $"Session {sessionId} expired at {session.DeadlineMs}.");
+            return expired;
         }
 
         if (session.Attachments?.Contains(new Attachment(kind, name)) == true)
@@ -48,6 +48,12 @@ internal sealed class SessionTable
 
         return null;
     }
+
+    public static Rejected NotFound(ulong sessionId) => new(ErrorCode.SessionNotFound, $"Session {sessionId} does not exist.");
+
+    /// <summary>A session whose deadline has passed may do nothing more, even before <see cref="AdvanceTime"/> removes it.</summary>
+    public static Rejected? CheckLive(SessionState session, long nowMs) =>
+        nowMs >= session.DeadlineMs ? new Rejected(ErrorCode.SessionExpired, $"Session {session.Id} expired at {session.DeadlineMs}.") : null;
 
     public void Attach(ulong sessionId, GrainKind kind, string name)
     {

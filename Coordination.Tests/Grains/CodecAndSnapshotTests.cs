@@ -71,6 +71,16 @@ public class CodecAndSnapshotTests
     }
 
     [Fact]
+    public void A_timestamp_outside_the_log_time_range_is_refused_before_anything_changes()
+    {
+        var machine = new CoordinationStateMachine();
+        Assert.Throws<GrainInvariantException>(() => machine.Apply(1, -1, new CreateSession(5_000)));
+        Assert.Throws<GrainInvariantException>(() => machine.Apply(1, Limits.TimestampMsMax + 1, new CreateSession(5_000)));
+        Assert.Equal(0UL, machine.AppliedIndex);
+        Assert.IsType<SessionCreated>(machine.Apply(1, Limits.TimestampMsMax, new CreateSession(5_000)));
+    }
+
+    [Fact]
     public void Crc32c_matches_the_standard_check_value() =>
         Assert.Equal(0xE3069283u, Crc32C.Compute("123456789"u8));
 

@@ -51,6 +51,20 @@ public class ElectionTests
     }
 
     [Fact]
+    public void An_election_accepts_at_most_the_candidate_limit()
+    {
+        _h.CheckEveryStep = false;
+        for (var i = 0; i < Limits.CandidatesPerElectionMax; i++)
+        {
+            _h.Apply(new Campaign("primary", _h.Session(), []));
+        }
+
+        _h.CheckEveryStep = true;
+        Assert.Equal(Limits.CandidatesPerElectionMax, _h.Machine.GetElection("primary").Candidates.Count);
+        _h.Reject(new Campaign("primary", _h.Session(), []), ErrorCode.LimitExceeded);
+    }
+
+    [Fact]
     public void A_resigning_leader_is_replaced_by_the_next_candidate_with_a_higher_token()
     {
         var a = _h.Session();

@@ -160,6 +160,21 @@ public class LockTests
     }
 
     [Fact]
+    public void Shared_holders_beyond_the_holder_limit_must_wait()
+    {
+        _h.CheckEveryStep = false;
+        for (var i = 0; i < Limits.HoldersPerLockMax; i++)
+        {
+            _h.Lock("rw", _h.Session(), LockMode.Shared);
+        }
+
+        _h.CheckEveryStep = true;
+        var late = _h.Session();
+        _h.Reject(new AcquireLock("rw", late, LockMode.Shared), ErrorCode.LockBusy);
+        Assert.Equal(0, _h.Wait("rw", late, mode: LockMode.Shared).Position);
+    }
+
+    [Fact]
     public void Release_needs_the_session_to_hold_the_lock_and_the_right_token()
     {
         var a = _h.Session();

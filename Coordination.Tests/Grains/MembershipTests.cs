@@ -44,6 +44,20 @@ public class MembershipTests
     }
 
     [Fact]
+    public void A_group_accepts_at_most_the_member_limit()
+    {
+        _h.CheckEveryStep = false;
+        for (var i = 0; i < Limits.MembersPerGroupMax; i++)
+        {
+            _h.Expect<MemberJoined>(new JoinGroup("workers", _h.Session(), "", []));
+        }
+
+        _h.CheckEveryStep = true;
+        _h.Machine.CheckInvariants();
+        _h.Reject(new JoinGroup("workers", _h.Session(), "", []), ErrorCode.LimitExceeded);
+    }
+
+    [Fact]
     public void Metadata_is_updated_and_the_update_is_an_event()
     {
         var s = _h.Session();
