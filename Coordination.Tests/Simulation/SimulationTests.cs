@@ -61,13 +61,13 @@ public static class SimulationRunner
 public class SimulationShard0(ITestOutputHelper output)
 {
     [Fact]
-    public void Seeded_clusters_keep_every_safety_property_and_recover_after_faults_shard_0() => SimulationRunner.RunShard(output, 0, 2, 150);
+    public void Seeded_clusters_keep_every_safety_property_and_recover_after_faults_shard_0() => SimulationRunner.RunShard(output, 0, 2, 2_000);
 }
 
 public class SimulationShard1(ITestOutputHelper output)
 {
     [Fact]
-    public void Seeded_clusters_keep_every_safety_property_and_recover_after_faults_shard_1() => SimulationRunner.RunShard(output, 1, 2, 150);
+    public void Seeded_clusters_keep_every_safety_property_and_recover_after_faults_shard_1() => SimulationRunner.RunShard(output, 1, 2, 2_000);
 }
 
 public class SimulationReplay(ITestOutputHelper output)
