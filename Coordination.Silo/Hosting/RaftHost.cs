@@ -139,7 +139,10 @@ public sealed partial class RaftHost : IAsyncDisposable
     {
         var read = new ReadWork(() => query(), linearizable, _time.GetTimestamp());
         Enqueue(read, read.Completion, cancellation);
-        return read.Completion.Task.ContinueWith(t => (T)t.Result!, cancellation, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return Typed(read.Completion.Task);
+
+        // Awaiting (not .Result) keeps the original exception type for the caller.
+        static async Task<T> Typed(Task<object?> task) => (T)(await task)!;
     }
 
     /// <summary>Proposes a one-server membership change and completes when it is applied here.</summary>
@@ -162,7 +165,8 @@ public sealed partial class RaftHost : IAsyncDisposable
     {
         if (cancellation.CanBeCanceled)
         {
-            cancellation.Register(() => completion.TrySetCanceled(cancellation));
+            var registration = cancellation.Register(() => completion.TrySetCanceled(cancellation));
+            completion.Task.ContinueWith(_ => registration.Dispose(), TaskScheduler.Default);
         }
 
         if (!_inbox.Writer.TryWrite(work))
