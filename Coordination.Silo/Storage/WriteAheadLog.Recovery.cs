@@ -343,9 +343,11 @@ public sealed partial class WriteAheadLog
                 store.Quarantine(bad);
             }
 
-            // A snapshot holds only committed state. The log's frames carry the commit index for every
-            // snapshot they record; one the log never recorded raises it as installation would.
-            var hardState = index > replay.BaseIndex && replay.HardState.Commit < index ? replay.HardState with { Commit = index } : replay.HardState;
+            // A snapshot the log never recorded ends up as if its operation had completed: one that
+            // continues the log as a compaction (commit unchanged), any other as an installation,
+            // which raises the commit index to the snapshot (a snapshot holds only committed state).
+            var installed = index > replay.BaseIndex && !holdsMatchingEntry;
+            var hardState = installed && replay.HardState.Commit < index ? replay.HardState with { Commit = index } : replay.HardState;
             return (snapshot, hardState, entries);
         }
 
