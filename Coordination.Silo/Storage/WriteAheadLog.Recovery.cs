@@ -23,6 +23,9 @@ public sealed partial class WriteAheadLog
         var walDirectory = Path.Combine(directory, "wal");
         fileSystem.CreateDirectory(walDirectory);
         var snapshots = new SnapshotStore(fileSystem, Path.Combine(directory, "snapshots"), options.SnapshotsKeptMax, options.SnapshotBytesMax);
+
+        // The two subdirectories' own names must be durable too.
+        fileSystem.SyncDirectory(directory);
         return new WriteAheadLog(fileSystem, walDirectory, options, snapshots, logger);
     }
 
@@ -60,8 +63,15 @@ public sealed partial class WriteAheadLog
             }
         }
 
+        (_durableHardState, _durableSnapshot) = (replay.HardState, (replay.BaseIndex, replay.BaseTerm));
         var corrupt = new List<string>();
-        (Snapshot, HardState, _entries) = Reconcile(replay, snapshots, corrupt, logger);
+        var (snapshot, hardState, entries) = Reconcile(replay, snapshots, corrupt, logger);
+        if (!snapshot.IsEmpty)
+        {
+            _memory.InstallSnapshot(snapshot);
+        }
+
+        _memory.Save(hardState, entries);
 
         if (_segments.Count == 0)
         {
@@ -282,7 +292,7 @@ public sealed partial class WriteAheadLog
     /// recorded snapshot point, or, if that one is corrupt or missing, an older one whose gap the
     /// entries still on disk cover. Corrupt snapshots are quarantined and never loaded.
     /// </summary>
-    private static (Snapshot, HardState, List<LogEntry>) Reconcile(Replay replay, SnapshotStore store, List<string> corrupt, ILogger logger)
+    private static (Snapshot Snapshot, HardState HardState, List<LogEntry> Entries) Reconcile(Replay replay, SnapshotStore store, List<string> corrupt, ILogger logger)
     {
         var quarantine = new List<SnapshotStore.StoredSnapshot>();
         var candidates = store.List().Select(stored => ((SnapshotStore.StoredSnapshot?)stored, (Snapshot?)null)).Append((null, Snapshot.Empty));
@@ -303,7 +313,7 @@ public sealed partial class WriteAheadLog
 
             var (index, term) = (snapshot!.Metadata.Index, snapshot.Metadata.Term);
             var holdsMatchingEntry = index >= replay.Start && index <= replay.Last && replay.Entries[(int)(index - replay.Start)].Term == term;
-            var entries = new List<LogEntry> { new(index, term, EntryKind.NoOp, []) };
+            var entries = new List<LogEntry>();
             if (index >= replay.BaseIndex)
             {
                 if (index == replay.BaseIndex && index > 0 && term != replay.BaseTerm)
