@@ -23,6 +23,12 @@ public sealed record RaftHostOptions
     /// <summary>Requests handled in one round of the loop (and so batched into one proposal and one sync).</summary>
     public int InboxItemsPerRoundMax { get; init; } = 4_096;
 
+    /// <summary>
+    /// Bytes of entries (appends from the leader, or proposals) taken in one round, and so written in
+    /// one log record; must stay well under the write-ahead log's record limit.
+    /// </summary>
+    public long EntryBytesPerRoundMax { get; init; } = 4 << 20;
+
     /// <summary>Applied entries kept in the log before the state is snapshotted and the log compacted.</summary>
     public ulong SnapshotEveryEntries { get; init; } = 10_000;
 
