@@ -41,6 +41,13 @@ public sealed partial class RaftNode
             AddProgress(member);
         }
 
+        // A leader elected while its latest (uncommitted) membership removes it still tracks itself:
+        // it does not count towards commitment, and it steps down once the removal commits.
+        if (!_progress.ContainsKey(Id))
+        {
+            AddProgress(Id);
+        }
+
         _progress[Id].MaybeUpdate(_log.StableLastIndex);
 
         // Raft §5.4.2 / §8: a leader commits entries of earlier terms only by committing one of its own,

@@ -97,8 +97,15 @@ public sealed partial class RaftNode
 
     public ulong FirstIndex => _log.FirstIndex;
 
-    /// <summary>True when this node may campaign: it is a voter in its latest membership.</summary>
-    public bool IsPromotable => Membership.IsVoter(Id);
+    /// <summary>
+    /// True when this node may campaign: it is a voter in its latest membership, or that membership is
+    /// not committed yet and removes it while the committed one still counts it. Dissertation §4.2.2:
+    /// such a server "might still be needed until the Cnew entry is committed" — for instance when its
+    /// log is the only one holding the change, the others cannot win without it.
+    /// </summary>
+    public bool IsPromotable =>
+        Membership.IsVoter(Id)
+        || (_membershipEntries.Count > 0 && _membershipEntries[^1].Index > _log.Committed && MembershipAt(_log.Committed).IsVoter(Id));
 
     /// <summary>The leader's view of a member's replication, for diagnostics; null when not leader.</summary>
     public (ulong Match, ulong Next, ReplicationState State)? ProgressOf(ulong id) =>

@@ -173,3 +173,30 @@ public class SnapshotAndMembershipTests
         Assert.Equal(RaftHarness.Voters(1, 2, 3), follower.Node.Membership);
     }
 }
+
+public class RemovedButUncommittedTests
+{
+    [Fact]
+    public void Dissertation_4_2_2_a_server_removed_by_an_uncommitted_membership_still_campaigns_and_commits_its_removal()
+    {
+        // Node 4 appended "remove 4" as leader, then lost leadership before anyone else stored it.
+        // Nodes 1 and 2 (3 is gone) need node 4's vote under {1,2,3,4}, but node 4's log is longer.
+        var group = new RaftGroup(4);
+        var leader = group.Elect(4);
+        group.Isolate(4);
+        Assert.Equal(ProposalResult.Accepted, leader.Node.ChangeMembership(MembershipChangeKind.RemoveMember, 4));
+        group.Settle();
+        Assert.Equal(new Membership([1, 2, 3], []), leader.Node.Membership);
+        Assert.True(leader.Node.IsPromotable, "the removal is not committed, so node 4 may still be needed");
+
+        group.Isolate(3);
+        group.Cut.RemoveWhere(link => (link.From == 4 || link.To == 4) && link.From != 3 && link.To != 3);
+        group.TickAll(60);
+
+        // Node 4 won an election among 1, 2 (its own vote does not count), committed its removal
+        // under {1,2,3}, and stepped down; 1 or 2 now leads.
+        Assert.All(new[] { group[1], group[2], group[4] }, n => Assert.Equal(new Membership([1, 2, 3], []), n.Node.Membership));
+        Assert.False(group[4].Node.IsPromotable);
+        Assert.Contains(new[] { group[1], group[2] }, n => n.Node.Role == RaftRole.Leader);
+    }
+}
