@@ -42,16 +42,18 @@ public sealed class SiloGateway(SiloRuntime silo, TimeProvider time) : ICoordina
         }
 
         var payload = RequestEnvelope.Encode(idempotencyKey, encoded);
+        var applied = (AppliedRequest)(await Translate(silo.Host.ProposeAsync(payload, cancellation), timeout: m => new CommitTimeoutException(m)))!;
+        return (applied.Result, applied.Revision);
+    }
+
+    /// <summary>Turns the Raft host's refusals into the gateway's (which the API maps to 503 and 504).</summary>
+    private static async Task<T> Translate<T>(Task<T> work, Func<string, Exception> timeout)
+    {
         try
         {
-            var applied = (AppliedRequest)(await silo.Host.ProposeAsync(payload, cancellation))!;
-            return (applied.Result, applied.Revision);
+            return await work;
         }
-        catch (Hosting.NotLeaderException e)
-        {
-            throw new NoLeaderException(e.Message);
-        }
-        catch (Hosting.ProposalDroppedException e)
+        catch (Exception e) when (e is Hosting.NotLeaderException or Hosting.ProposalDroppedException)
         {
             throw new NoLeaderException(e.Message);
         }
@@ -61,7 +63,7 @@ public sealed class SiloGateway(SiloRuntime silo, TimeProvider time) : ICoordina
         }
         catch (TimeoutException e)
         {
-            throw new CommitTimeoutException(e.Message);
+            throw timeout(e.Message);
         }
     }
 
@@ -88,27 +90,12 @@ public sealed class SiloGateway(SiloRuntime silo, TimeProvider time) : ICoordina
     public async Task<(T Value, ReadMeta Meta)> ReadAsync<T>(Func<CoordinationStateMachine, T> query, ReadConsistency consistency, CancellationToken cancellation)
     {
         var linearizable = consistency == ReadConsistency.Linearizable;
-        try
+        return await Translate(silo.Host.QueryAsync(() =>
         {
-            return await silo.Host.QueryAsync(() =>
-            {
-                var status = silo.Host.Status;
-                long? contact = status.Role == RaftRole.Leader ? 0 : status.LastLeaderContact == default ? null : (long)(time.GetUtcNow() - status.LastLeaderContact).TotalMilliseconds;
-                return (query(silo.State.Grains), new ReadMeta(silo.State.AppliedIndex, !linearizable, contact));
-            }, linearizable, cancellation);
-        }
-        catch (Hosting.NotLeaderException e)
-        {
-            throw new NoLeaderException(e.Message);
-        }
-        catch (Hosting.OverloadedException e)
-        {
-            throw new Api.OverloadedException(e.Message);
-        }
-        catch (TimeoutException e)
-        {
-            throw new NoLeaderException(e.Message);
-        }
+            var status = silo.Host.Status;
+            long? contact = status.Role == RaftRole.Leader ? 0 : status.LastLeaderContact == default ? null : (long)(time.GetUtcNow() - status.LastLeaderContact).TotalMilliseconds;
+            return (query(silo.State.Grains), new ReadMeta(silo.State.AppliedIndex, !linearizable, contact));
+        }, linearizable, cancellation), timeout: m => new NoLeaderException(m));
     }
 
     public async Task WaitForRevisionAsync(ulong afterRevision, CancellationToken cancellation)
