@@ -42,6 +42,7 @@ public static class CoordinationApi
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapClusterEndpoints();
         var v1 = app.MapGroup("/v1");
+        v1.AddEndpointFilter(DecodeEscapedRouteValues);
         v1.MapGroup("/sessions").MapSessions().WithTags("Sessions");
         v1.MapGroup("/locks").MapLocks().WithTags("Locks");
         v1.MapGroup("/elections").MapElections().WithTags("Elections");
@@ -49,11 +50,30 @@ public static class CoordinationApi
         v1.MapGroup("/config").MapConfig().WithTags("Config");
         v1.MapGroup("/sequences").MapSequences().WithTags("Sequences");
         v1.MapGroup("/events").MapEvents().WithTags("Events");
+        v1.MapGroup("/transactions").MapTransactions().WithTags("Transactions");
         return app;
     }
 
     /// <summary>Watch requests (long-polls and streams) being served now.</summary>
     public static int Watchers => EventEndpoints.Watchers;
+
+    /// <summary>
+    /// Names may contain '/', which a client escapes as %2F inside one path segment; ASP.NET leaves
+    /// %2F undecoded in route values. Valid names never contain '%', so unescaping every string
+    /// argument that contains one is safe (query values arrive decoded already).
+    /// </summary>
+    private static ValueTask<object?> DecodeEscapedRouteValues(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        for (var i = 0; i < context.Arguments.Count; i++)
+        {
+            if (context.Arguments[i] is string value && value.Contains('%', StringComparison.Ordinal))
+            {
+                context.Arguments[i] = Uri.UnescapeDataString(value);
+            }
+        }
+
+        return next(context);
+    }
 
     private static async Task LimitBody(HttpContext http, Func<Task> next)
     {

@@ -85,6 +85,7 @@ public sealed partial class CoordinationStateMachine
             RollbackConfig c => Route(_configs, c.Name, c, static (s, c, step) => ConfigGrain.Rollback(s, c, step)),
             FencedPutConfig c => Route(_configs, c.Name, (c, Fence: Names.IsValid(c.LockName) ? _locks.Find(c.LockName) : null), static (s, x, step) => ConfigGrain.FencedPut(s, x.c, x.Fence, step)),
             ReserveSequence c => Route(_sequences, c.Name, c, static (s, c, step) => SequenceGrain.Reserve(s, c, step)),
+            ApplyTransaction c => ApplyTransaction(c),
             _ => throw new ArgumentException($"{command.GetType().Name} is not a command this state machine knows.", nameof(command)),
         };
     }

@@ -36,6 +36,8 @@ public enum CommandId : ushort
     FencedPutConfig = 43,
 
     ReserveSequence = 50,
+
+    ApplyTransaction = 60,
 }
 
 /// <summary>

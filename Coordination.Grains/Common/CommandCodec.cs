@@ -85,6 +85,9 @@ public static class CommandCodec
                 e.WriteString(c.Name);
                 e.WriteInt32(c.Count);
                 break;
+            case ApplyTransaction c:
+                EncodeTransaction(e, c);
+                break;
         }
 
         return e.WrittenSpan.ToArray();
@@ -122,10 +125,90 @@ public static class CommandCodec
             CommandId.RollbackConfig => new RollbackConfig(d.ReadString(NameBytesMax), d.ReadInt64(), d.ReadInt64()),
             CommandId.FencedPutConfig => new FencedPutConfig(d.ReadString(NameBytesMax), d.ReadBytes(Limits.CommandBytesMax), d.ReadString(NameBytesMax), d.ReadUInt64()),
             CommandId.ReserveSequence => new ReserveSequence(d.ReadString(NameBytesMax), d.ReadInt32()),
+            CommandId.ApplyTransaction => DecodeTransaction(ref d, NameBytesMax),
             _ => throw new CorruptDataException($"Unknown command id {(ushort)id}."),
         };
         d.EnsureEnd();
         return command;
+    }
+
+    // Condition and operation tags, stored in the log: never renumbered.
+    private const byte ConfigVersionIsTag = 1, LockTokenIsTag = 2, PutConfigTag = 1, DeleteConfigTag = 2, ReserveSequenceTag = 3;
+
+    private static void EncodeTransaction(BinaryEncoder e, ApplyTransaction t)
+    {
+        e.WriteCount(t.Conditions.Count);
+        foreach (var condition in t.Conditions)
+        {
+            switch (condition)
+            {
+                case ConfigVersionIs c:
+                    e.WriteByte(ConfigVersionIsTag);
+                    e.WriteString(c.Name);
+                    e.WriteInt64(c.Version);
+                    break;
+                case LockTokenIs l:
+                    e.WriteByte(LockTokenIsTag);
+                    e.WriteString(l.LockName);
+                    e.WriteUInt64(l.Token);
+                    break;
+                default:
+                    throw new ArgumentException($"{condition.GetType().Name} cannot be encoded.", nameof(t));
+            }
+        }
+
+        e.WriteCount(t.Operations.Count);
+        foreach (var operation in t.Operations)
+        {
+            switch (operation)
+            {
+                case PutConfigOperation p:
+                    e.WriteByte(PutConfigTag);
+                    e.WriteString(p.Name);
+                    e.WriteBytes(p.Value);
+                    break;
+                case DeleteConfigOperation d:
+                    e.WriteByte(DeleteConfigTag);
+                    e.WriteString(d.Name);
+                    break;
+                case ReserveSequenceOperation r:
+                    e.WriteByte(ReserveSequenceTag);
+                    e.WriteString(r.Name);
+                    e.WriteInt32(r.Count);
+                    break;
+                default:
+                    throw new ArgumentException($"{operation.GetType().Name} cannot be encoded.", nameof(t));
+            }
+        }
+    }
+
+    private static ApplyTransaction DecodeTransaction(ref BinaryDecoder d, int nameBytesMax)
+    {
+        // Counts are bounded one past the limit so an oversized transaction decodes and is refused by the grains.
+        var conditions = new TransactionCondition[d.ReadCount(Limits.TransactionConditionsMax + 1)];
+        for (var i = 0; i < conditions.Length; i++)
+        {
+            conditions[i] = d.ReadByte() switch
+            {
+                ConfigVersionIsTag => new ConfigVersionIs(d.ReadString(nameBytesMax), d.ReadInt64()),
+                LockTokenIsTag => new LockTokenIs(d.ReadString(nameBytesMax), d.ReadUInt64()),
+                var tag => throw new CorruptDataException($"Unknown transaction condition tag {tag}."),
+            };
+        }
+
+        var operations = new TransactionOperation[d.ReadCount(Limits.TransactionOperationsMax + 1)];
+        for (var i = 0; i < operations.Length; i++)
+        {
+            operations[i] = d.ReadByte() switch
+            {
+                PutConfigTag => new PutConfigOperation(d.ReadString(nameBytesMax), d.ReadBytes(Limits.CommandBytesMax)),
+                DeleteConfigTag => new DeleteConfigOperation(d.ReadString(nameBytesMax)),
+                ReserveSequenceTag => new ReserveSequenceOperation(d.ReadString(nameBytesMax), d.ReadInt32()),
+                var tag => throw new CorruptDataException($"Unknown transaction operation tag {tag}."),
+            };
+        }
+
+        return new ApplyTransaction(conditions, operations);
     }
 
     public static CommandId IdOf(Command command) => command switch
@@ -148,6 +231,7 @@ public static class CommandCodec
         RollbackConfig => CommandId.RollbackConfig,
         FencedPutConfig => CommandId.FencedPutConfig,
         ReserveSequence => CommandId.ReserveSequence,
+        ApplyTransaction => CommandId.ApplyTransaction,
         _ => throw new ArgumentException($"{command.GetType().Name} has no command id.", nameof(command)),
     };
 }

@@ -35,4 +35,7 @@ public enum ErrorCode : byte
     LockBusy = 10,
     /// <summary>The session already holds, waits for, campaigns in or is a member of this grain, or the member id is taken.</summary>
     AlreadyExists = 11,
+
+    /// <summary>A condition of an atomic transaction did not hold.</summary>
+    ConditionFailed = 12,
 }

@@ -58,5 +58,12 @@ public static class Limits
     public const int SessionsPerPageMax = 1_024;
 
     /// <summary>An encoded command larger than this is corrupt: the largest value plus room for names.</summary>
-    public const int CommandBytesMax = ConfigValueBytesMax + 4 * NameLengthMax + 64;
+    /// <summary>Operations in one atomic transaction.</summary>
+    public const int TransactionOperationsMax = 64;
+
+    /// <summary>Conditions in one atomic transaction.</summary>
+    public const int TransactionConditionsMax = 64;
+
+    /// <summary>Largest encoded command: a transaction of several documents; single values have their own, smaller limits.</summary>
+    public const int CommandBytesMax = 262_144;
 }

@@ -9,14 +9,15 @@ public static class Names
 {
     public static bool IsValid(string? name)
     {
-        if (string.IsNullOrEmpty(name) || name.Length > Limits.NameLengthMax)
+        // '/' and ':' let names carry namespaces ("team/app:prod"); a name never starts or ends with '/'.
+        if (string.IsNullOrEmpty(name) || name.Length > Limits.NameLengthMax || name[0] == '/' || name[^1] == '/')
         {
             return false;
         }
 
         foreach (var c in name)
         {
-            var allowed = c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '.' or '_' or '-';
+            var allowed = c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '.' or '_' or '-' or '/' or ':';
             if (!allowed)
             {
                 return false;

@@ -81,7 +81,7 @@ internal static class ConfigGrain
         return new ConfigPut(name, version.Version, version.Revision);
     }
 
-    private static Rejected? CheckValue(byte[] value) =>
+    internal static Rejected? CheckValue(byte[] value) =>
         JsonValue.Check(value, Limits.ConfigValueBytesMax, nameof(Limits.ConfigValueBytesMax), "A configuration value", allowEmpty: false);
 
     private static Rejected? CheckVersion(ConfigState state, string name, long expected)

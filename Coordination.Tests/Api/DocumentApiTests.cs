@@ -88,3 +88,39 @@ public sealed class DocumentApiTests(SiloFactory silo) : IClassFixture<SiloFacto
         Assert.Equal("validation", await (await client.Post("/v1/sequences/api-seq/next", new { count = 2_000_000 })).Problem(HttpStatusCode.BadRequest));
     }
 }
+
+public sealed class TransactionAndNameApiTests(SiloFactory silo) : IClassFixture<SiloFactory>
+{
+    [Fact]
+    public async Task A_transaction_applies_all_operations_or_refuses_with_the_failed_condition()
+    {
+        var client = await silo.ReadyClientAsync();
+        await (await client.Put("/v1/config/tx-a", new { value = 1 })).Json(HttpStatusCode.OK);
+        var applied = await (await client.Post("/v1/transactions", new
+        {
+            conditions = new object[] { new { type = "config-version", name = "tx-a", version = 1 }, new { type = "config-absent", name = "tx-b" } },
+            operations = new object[] { new { type = "put", name = "tx-a", value = 2 }, new { type = "put", name = "tx-b", value = 3 }, new { type = "next", name = "tx-ids", count = 2 } },
+        })).Json(HttpStatusCode.OK);
+        var revision = applied.GetProperty("revision").GetUInt64();
+        Assert.Equal(["put", "put", "next"], applied.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("type").GetString()));
+        Assert.Equal(revision, (await (await client.GetAsync("/v1/config/tx-b")).Json(HttpStatusCode.OK)).GetProperty("revision").GetUInt64());
+
+        var refused = await client.Post("/v1/transactions", new
+        {
+            conditions = new object[] { new { type = "config-version", name = "tx-a", version = 1 } },
+            operations = new object[] { new { type = "delete", name = "tx-b" } },
+        });
+        Assert.Equal("condition-failed", await refused.Problem(HttpStatusCode.Conflict));
+        await (await client.GetAsync("/v1/config/tx-b")).Json(HttpStatusCode.OK);
+        Assert.Equal("validation", await (await client.Post("/v1/transactions", new { operations = new object[] { new { type = "upsert", name = "x" } } })).Problem(HttpStatusCode.BadRequest));
+    }
+
+    [Fact]
+    public async Task A_name_with_a_slash_is_addressed_as_one_escaped_path_segment()
+    {
+        var client = await silo.ReadyClientAsync();
+        await (await client.Put("/v1/config/team%2Fapp:prod", new { value = "x" })).Json(HttpStatusCode.OK);
+        var read = await (await client.GetAsync("/v1/config/team%2Fapp:prod")).Json(HttpStatusCode.OK);
+        Assert.Equal("team/app:prod", read.GetProperty("name").GetString());
+    }
+}

@@ -25,6 +25,7 @@ public class CodecAndSnapshotTests
         new RollbackConfig("app", 1, 3),
         new FencedPutConfig("app", "true"u8.ToArray(), "db", 77),
         new ReserveSequence("ids", 5),
+        new ApplyTransaction([new ConfigVersionIs("app", 2), new LockTokenIs("db", 9)], [new PutConfigOperation("app", "{}"u8.ToArray()), new DeleteConfigOperation("old"), new ReserveSequenceOperation("ids", 3)]),
     ];
 
     [Theory]

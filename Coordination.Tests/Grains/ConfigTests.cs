@@ -38,7 +38,8 @@ public class ConfigTests
         _h.Reject(new PutConfig("app", V(1), ExpectedVersion: -2), ErrorCode.InvalidArgument);
         var big = GrainHarness.Json("\"" + new string('x', Limits.ConfigValueBytesMax) + "\"");
         _h.Reject(new PutConfig("app", big), ErrorCode.LimitExceeded);
-        _h.Reject(new PutConfig("app/x", V(1)), ErrorCode.InvalidName);
+        _h.Reject(new PutConfig("app x", V(1)), ErrorCode.InvalidName);
+        _h.Reject(new PutConfig("/app", V(1)), ErrorCode.InvalidName);
         var deep = GrainHarness.Json(new string('[', Limits.JsonDepthMax + 1) + new string(']', Limits.JsonDepthMax + 1));
         _h.Reject(new PutConfig("app", deep), ErrorCode.InvalidArgument);
     }

@@ -115,7 +115,8 @@ public class LockTests
     [Theory]
     [InlineData("")]
     [InlineData("has space")]
-    [InlineData("slash/name")]
+    [InlineData("/leading-slash")]
+    [InlineData("trailing-slash/")]
     [InlineData("ünïcode")]
     public void An_invalid_lock_name_is_rejected(string name) =>
         _h.Reject(new AcquireLock(name, _h.Session(), LockMode.Exclusive), ErrorCode.InvalidName);
