@@ -241,8 +241,9 @@ public sealed class CoordinationSession : IAsyncDisposable
             {
                 return;
             }
-            catch (Exception e) when (e is CoordinationException or OperationCanceledException)
+            catch (Exception e)
             {
+                // Whatever failed (unreachable, a malformed answer), only the deadline decides that the session is lost.
                 failure = e;
             }
 
