@@ -10,7 +10,9 @@ public sealed partial class CoordinationClient
     /// it is disposed or lost (<see cref="CoordinationSession.SessionLost"/>).
     /// </summary>
     /// <param name="ttl">1 s .. 1 h; <see cref="CoordinationClientOptions.DefaultSessionTtl"/> when null.</param>
-    public async Task<CoordinationSession> CreateSessionAsync(TimeSpan? ttl = null, CancellationToken cancellationToken = default)
+    /// <param name="keepAlive">False leaves the session to expire after its TTL unless someone keeps it alive (the CLI's one-shot <c>lock acquire</c>).</param>
+    /// <param name="cancellationToken">Cancels the creation request.</param>
+    public async Task<CoordinationSession> CreateSessionAsync(TimeSpan? ttl = null, bool keepAlive = true, CancellationToken cancellationToken = default)
     {
         var lifetime = ttl ?? Options.DefaultSessionTtl;
         // The local deadline counts from before the request: the silo's TTL starts no earlier than that.
@@ -18,7 +20,7 @@ public sealed partial class CoordinationClient
         var created = await WriteAsync(
             HttpMethod.Post, "v1/sessions", new CreateSessionRequest((long)lifetime.TotalMilliseconds),
             CoordinationJsonContext.Default.CreateSessionRequest, CoordinationJsonContext.Default.SessionCreated, cancellationToken).ConfigureAwait(false);
-        return new CoordinationSession(this, created.SessionId, TimeSpan.FromMilliseconds(created.TtlMs), sentAt, keepAlive: true);
+        return new CoordinationSession(this, created.SessionId, TimeSpan.FromMilliseconds(created.TtlMs), sentAt, keepAlive);
     }
 
     /// <summary>

@@ -7,7 +7,7 @@ namespace Coordination.Client.Wire;
 /// Reads a node id written as a JSON number or string into its text, so that <c>leader</c> and
 /// <c>members[].id</c> of <c>GET /v1/cluster</c> compare equal whichever way a silo writes them.
 /// </summary>
-internal sealed class NodeIdConverter : JsonConverter<string?>
+public sealed class NodeIdConverter : JsonConverter<string?>
 {
     public override bool HandleNull => true;
 

@@ -1,0 +1,48 @@
+using System.CommandLine;
+using Coordination.Cli.Formatting;
+using Coordination.Client;
+
+namespace Coordination.Cli.Commands;
+
+internal static class MemberCommands
+{
+    public static Command Build(CliRuntime cli) => new("members", "Membership groups") { List(cli), Watch(cli) };
+
+    private static Command List(CliRuntime cli)
+    {
+        var group = Shared.Name("group");
+        var command = new Command("list", "The members of a group") { group };
+        command.SetAction(cli.Run(async run =>
+        {
+            var members = await run.Client.ListMembersAsync(run.Get(group), run.CancellationToken);
+            run.Write(members, CliJsonContext.Default.IReadOnlyListGroupMember, _ => run.Table(
+                ["MEMBER", "SESSION", "JOINED", "UPDATED", "METADATA"],
+                members.Select(m => (IReadOnlyList<string>)[m.MemberId, Format.Number(m.SessionId), Format.Number(m.JoinedRevision), Format.Number(m.UpdatedRevision), Format.Json(m.Metadata)])));
+        }));
+        return command;
+    }
+
+    private static Command Watch(CliRuntime cli)
+    {
+        var group = Shared.Name("group");
+        var after = Shared.After();
+        var count = Shared.Count();
+        var command = new Command("watch", "Print the members of a group, then every join, update and departure until Ctrl+C") { group, after, count };
+        command.SetAction(cli.Run(run => Shared.ForEachAsync(
+            run.Client.WatchMembersAsync(run.Get(group), run.Get(after), run.CancellationToken),
+            run.Get(count),
+            change => run.Write(change, CliJsonContext.Default.MembershipChange, output =>
+            {
+                if (change.Type == MembershipChange.ResyncType)
+                {
+                    var members = change.Members ?? [];
+                    output.WriteLine($"revision {change.Revision}  {members.Count} members: {string.Join(", ", members.Select(m => m.MemberId))}");
+                }
+                else
+                {
+                    output.WriteLine($"revision {change.Revision}  {change.Type}  {change.MemberId}  session {Format.Number(change.SessionId)}");
+                }
+            }))));
+        return command;
+    }
+}
