@@ -24,7 +24,7 @@ internal static class ClientFixture
         return new CoordinationClient(new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan }, options);
     }
 
-    /// <summary>Scripts <c>GET /v1/cluster</c> on <paramref name="at"/>: silos 1, 2, 3 at A, B, C and the given leader.</summary>
+    /// <summary>Scripts <c>GET /v1/cluster</c> on <paramref name="at"/> (a base URL, or "/" for any silo): silos 1, 2, 3 at A, B, C and the given leader.</summary>
     public static FakeHandler Cluster(this FakeHandler handler, string at, int? leader, int times = 1) =>
         handler.Json("GET", at + "v1/cluster", $$"""
             {"nodeId": 1, "role": "follower", "term": 4, "leader": {{(leader is null ? "null" : leader.ToString())}}, "commitIndex": 90, "appliedIndex": 90,
