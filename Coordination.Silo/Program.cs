@@ -1,7 +1,50 @@
-var builder = WebApplication.CreateBuilder(args);
+using System.Diagnostics;
+using Coordination.Api;
+using Coordination.Silo;
+using Coordination.Silo.Diagnostics;
+
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+builder.Configuration.AddCommandLine(args, SiloOptions.SwitchMappings);
+builder.Services.Configure<SiloOptions>(builder.Configuration.GetSection(SiloOptions.Section));
+builder.Logging.AddSimpleConsole(o =>
+{
+    o.SingleLine = true;
+    o.TimestampFormat = "HH:mm:ss.fff ";
+});
+
+// Listen where the membership says this silo serves clients, unless ASPNETCORE_URLS says otherwise.
+var settings = builder.Configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
+if (string.IsNullOrEmpty(builder.Configuration["urls"]) && settings.ParseMembers().FirstOrDefault(m => m.Id == settings.NodeId) is { } self)
+{
+    builder.WebHost.UseUrls(self.ClientUrl);
+}
+
+builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = CoordinationApi.RequestBodyBytesMax);
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<SiloRuntime>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<SiloRuntime>());
+builder.Services.AddSingleton<ICoordinationGateway, SiloGateway>();
+builder.Services.AddSingleton<PrometheusMetrics>();
+builder.Services.AddCoordinationApi();
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+
 var app = builder.Build();
 
-// Liveness only until the silo host lands (issue 5): the process is up.
-app.MapGet("/healthz", () => TypedResults.Ok(new { status = "alive" }));
-
+// Created now, not at the first scrape, so it sees every measurement from the start.
+app.Services.GetRequiredService<PrometheusMetrics>();
+app.Use(async (http, next) =>
+{
+    var started = Stopwatch.GetTimestamp();
+    await next();
+    var metrics = http.RequestServices.GetRequiredService<SiloRuntime>().Metrics;
+    metrics.RequestSeconds.Record(
+        Stopwatch.GetElapsedTime(started).TotalSeconds,
+        new KeyValuePair<string, object?>("method", http.Request.Method),
+        new KeyValuePair<string, object?>("status", $"{http.Response.StatusCode / 100}xx"));
+});
+app.UseCoordinationApi();
+app.MapGet("/metrics", (PrometheusMetrics metrics) => Results.Text(metrics.Render(), "text/plain; version=0.0.4")).WithTags("Operations");
 app.Run();
+
+/// <summary>The silo executable's entry point (public for WebApplicationFactory in tests).</summary>
+public partial class Program;

@@ -15,7 +15,10 @@ public sealed class HostMetrics : IDisposable
         LeaderChanges = _meter.CreateCounter<long>("coordination_leader_changes", description: "Times this silo saw a new leader");
         SyncSeconds = _meter.CreateHistogram<double>("coordination_log_sync_seconds", "s", "Time to persist and sync one Ready");
         CommitSeconds = _meter.CreateHistogram<double>("coordination_commit_seconds", "s", "Time from proposal to application on the leader");
+        RequestSeconds = _meter.CreateHistogram<double>("coordination_http_request_seconds", "s", "REST requests by method and status class, and their latency");
     }
+
+    public Histogram<double> RequestSeconds { get; }
 
     public Meter Meter => _meter;
 

@@ -66,6 +66,7 @@ public sealed partial class RaftHost : IAsyncDisposable
     private readonly RaftNode _node;
     private readonly HostMetrics _metrics;
     private Task? _loop;
+    private int _disposed;
 
     // Loop-thread state.
     private readonly Dictionary<ulong, ProposalWaiter> _proposals = [];
@@ -114,6 +115,9 @@ public sealed partial class RaftHost : IAsyncDisposable
     public Task NextApplied => _applied.Task;
 
     public void Start() => _loop = Task.Factory.StartNew(LoopAsync, TaskCreationOptions.LongRunning).Unwrap();
+
+    /// <summary>Completes when the loop ends; faulted if applying or persisting failed (the silo must stop).</summary>
+    public Task Completion => _loop ?? Task.CompletedTask;
 
     /// <summary>Hands a message from a peer to the loop (drops it when the inbox is full: Raft tolerates loss).</summary>
     public void Receive(Message message) => _inbox.Writer.TryWrite(new StepWork(message));
@@ -173,7 +177,7 @@ public sealed partial class RaftHost : IAsyncDisposable
     /// </summary>
     public async Task StopAsync()
     {
-        if (_loop is null)
+        if (_loop is null || _stopping.IsCancellationRequested)
         {
             return;
         }
@@ -207,8 +211,10 @@ public sealed partial class RaftHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await StopAsync();
-        _stopping.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            await StopAsync();
+        }
     }
 
     private ClusterStatus Snapshot() => new(

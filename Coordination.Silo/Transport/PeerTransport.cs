@@ -39,6 +39,7 @@ public sealed class PeerTransport : IAsyncDisposable
     private TcpListener? _listener;
     private Task? _acceptLoop;
     private long _dropped;
+    private int _disposed;
 
     public PeerTransport(ulong self, Action<Message> deliver, PeerTransportOptions options, ILogger logger)
     {
@@ -148,6 +149,11 @@ public sealed class PeerTransport : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync();
         _listener?.Stop();
         foreach (var socket in _inbound.Keys)
@@ -162,7 +168,6 @@ public sealed class PeerTransport : IAsyncDisposable
         }
 
         await Task.WhenAll(tasks.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
-        _stopping.Dispose();
     }
 
     /// <summary>One outbound connection: a bounded queue and the loop that writes it to the socket.</summary>

@@ -1,0 +1,102 @@
+using System.Text.Json.Serialization;
+using Coordination.Api.Endpoints;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Coordination.Api;
+
+/// <summary>
+/// The REST gateway (docs/api.md): route groups per grain kind under /v1. Each group is one place to
+/// add an authorization policy later (<c>RequireAuthorization</c> on the group), and TLS is Kestrel
+/// configuration, so neither needs the endpoints to change.
+/// </summary>
+public static class CoordinationApi
+{
+    /// <summary>Largest request body accepted.</summary>
+    public const long RequestBodyBytesMax = 262_144;
+
+    /// <summary>An oversized body up to this size is read and dropped to answer 413; a larger one closes the connection.</summary>
+    public const long OversizedBodyDrainBytesMax = 4 * RequestBodyBytesMax;
+
+    /// <summary>Registers what the gateway needs. The host must also register an <see cref="ICoordinationGateway"/>.</summary>
+    public static IServiceCollection AddCoordinationApi(this IServiceCollection services)
+    {
+        services.AddProblemDetails();
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict);
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddOpenApi();
+        services.AddHttpClient(LeaderForwardingMiddleware.ClientName, c => c.Timeout = TimeSpan.FromSeconds(65));
+        return services;
+    }
+
+    /// <summary>Maps every endpoint and the error handling around them.</summary>
+    public static WebApplication UseCoordinationApi(this WebApplication app)
+    {
+        app.UseExceptionHandler(error => error.Run(WriteProblemForException));
+        app.Use(LimitBody);
+        app.UseMiddleware<LeaderForwardingMiddleware>();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapClusterEndpoints();
+        var v1 = app.MapGroup("/v1");
+        v1.MapGroup("/sessions").MapSessions().WithTags("Sessions");
+        v1.MapGroup("/locks").MapLocks().WithTags("Locks");
+        v1.MapGroup("/elections").MapElections().WithTags("Elections");
+        v1.MapGroup("/groups").MapGroups().WithTags("Membership");
+        v1.MapGroup("/config").MapConfig().WithTags("Config");
+        v1.MapGroup("/sequences").MapSequences().WithTags("Sequences");
+        v1.MapGroup("/events").MapEvents().WithTags("Events");
+        return app;
+    }
+
+    /// <summary>Watch requests (long-polls and streams) being served now.</summary>
+    public static int Watchers => EventEndpoints.Watchers;
+
+    private static async Task LimitBody(HttpContext http, Func<Task> next)
+    {
+        if (http.Request.ContentLength > RequestBodyBytesMax)
+        {
+            if (http.Request.ContentLength > OversizedBodyDrainBytesMax)
+            {
+                // Too large even to read and drop: cut the connection.
+                http.Abort();
+                return;
+            }
+
+            // Read and drop the body so the client, still sending, can read the answer.
+            await http.Request.Body.CopyToAsync(Stream.Null, http.RequestAborted);
+            await Problems.Create(413, "body-too-large", $"The body has {http.Request.ContentLength} bytes; at most {RequestBodyBytesMax} are accepted.").ExecuteAsync(http);
+            return;
+        }
+
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = RequestBodyBytesMax;
+        }
+
+        await next();
+    }
+
+    private static async Task WriteProblemForException(HttpContext http)
+    {
+        var error = http.Features.Get<IExceptionHandlerFeature>()?.Error;
+        IResult problem = error switch
+        {
+            BadHttpRequestException { StatusCode: 413 } => Problems.Create(413, "body-too-large", $"At most {RequestBodyBytesMax} bytes are accepted."),
+            BadHttpRequestException bad => Problems.Create(400, "malformed-json", bad.InnerException?.Message ?? bad.Message),
+            NoLeaderException noLeader => Problems.Create(503, "no-leader", noLeader.Message),
+            OverloadedException overloaded => Problems.Create(503, "overloaded", overloaded.Message),
+            CommitTimeoutException timeout => Problems.Create(504, "timeout", timeout.Message),
+            _ => Problems.Create(500, "internal", "An unexpected error; the silo logged it."),
+        };
+        if (error is NoLeaderException or OverloadedException)
+        {
+            http.Response.Headers.RetryAfter = "1";
+        }
+
+        await problem.ExecuteAsync(http);
+    }
+}

@@ -1,0 +1,88 @@
+using Coordination.Grains;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Coordination.Api.Endpoints;
+
+internal static class ConfigEndpoints
+{
+    public static RouteGroupBuilder MapConfig(this RouteGroupBuilder group)
+    {
+        group.MapGet("/{name}", Get).Produces<ConfigResponse>().ProducesProblem(404);
+        group.MapPut("/{name}", Put).Produces<ConfigWriteResponse>().ProducesProblem(409);
+        group.MapDelete("/{name}", Delete).Produces<ConfigDeleteResponse>().ProducesProblem(409);
+        group.MapGet("/{name}/history", History).Produces<ConfigHistoryResponse>();
+        group.MapPost("/{name}/rollback", Rollback).Produces<ConfigWriteResponse>().ProducesProblem(409);
+        group.MapPut("/{name}/fenced", FencedPut).Produces<ConfigWriteResponse>().ProducesProblem(409);
+        return group;
+    }
+
+    private static Task<IResult> Get(HttpContext http, ICoordinationGateway gateway, string name, string? consistency) =>
+        Invalid(name) ?? GatewayCalls.Read(http, gateway, consistency, sm => sm.GetConfig(name), version => version is null
+            ? Problems.Create(404, "not-found", $"Config document '{name}' does not exist.")
+            : TypedResults.Ok(new ConfigResponse(name, version.Version, version.Revision, version.WrittenMs, GatewayCalls.JsonValue(version.Value))));
+
+    private static Task<IResult> Put(HttpContext http, ICoordinationGateway gateway, string name, PutConfigRequest body)
+    {
+        if (Invalid(name) is { } invalid)
+        {
+            return invalid;
+        }
+
+        if (GatewayCalls.JsonBytes(body.Value) is not { } value)
+        {
+            return Task.FromResult<IResult>(Problems.Validation("value", "value is required (any JSON value)."));
+        }
+
+        if (body.ExpectedVersion is < 0)
+        {
+            return Task.FromResult<IResult>(Problems.Validation("expectedVersion", "expectedVersion is 0 (must not exist) or a version number."));
+        }
+
+        return GatewayCalls.Execute(http, gateway, new PutConfig(name, value, body.ExpectedVersion ?? PutConfig.AnyVersion), Written);
+    }
+
+    private static Task<IResult> Delete(HttpContext http, ICoordinationGateway gateway, string name, long? expectedVersion) =>
+        Invalid(name) ?? GatewayCalls.Execute(http, gateway, new DeleteConfig(name, expectedVersion ?? PutConfig.AnyVersion), r =>
+        {
+            var deleted = (ConfigDeleted)r;
+            return TypedResults.Ok(new ConfigDeleteResponse(name, deleted.Version));
+        });
+
+    private static Task<IResult> History(HttpContext http, ICoordinationGateway gateway, string name, string? consistency) =>
+        Invalid(name) ?? GatewayCalls.Read(http, gateway, consistency, sm => sm.GetConfigHistory(name), versions => TypedResults.Ok(new ConfigHistoryResponse(
+            name,
+            [.. versions.Select(v => new ConfigVersionDto(v.Version, v.Revision, v.WrittenMs, GatewayCalls.JsonValue(v.Value)))])));
+
+    private static Task<IResult> Rollback(HttpContext http, ICoordinationGateway gateway, string name, RollbackRequest body) =>
+        Invalid(name) ?? GatewayCalls.Execute(http, gateway, new RollbackConfig(name, body.ToVersion, body.ExpectedVersion ?? PutConfig.AnyVersion), Written);
+
+    private static Task<IResult> FencedPut(HttpContext http, ICoordinationGateway gateway, string name, FencedPutRequest body)
+    {
+        if (Invalid(name) is { } invalid)
+        {
+            return invalid;
+        }
+
+        if (body.LockName is null || !GatewayCalls.ValidName(body.LockName))
+        {
+            return Task.FromResult<IResult>(Problems.Validation("lockName", "lockName must be a valid lock name."));
+        }
+
+        if (GatewayCalls.JsonBytes(body.Value) is not { } value)
+        {
+            return Task.FromResult<IResult>(Problems.Validation("value", "value is required (any JSON value)."));
+        }
+
+        return GatewayCalls.Execute(http, gateway, new FencedPutConfig(name, value, body.LockName!, body.Token), Written);
+    }
+
+    private static IResult Written(CommandResult r)
+    {
+        var put = (ConfigPut)r;
+        return TypedResults.Ok(new ConfigWriteResponse(put.Name, put.Version, put.Revision));
+    }
+
+    private static Task<IResult>? Invalid(string name) => GatewayCalls.ValidName(name) ? null : Task.FromResult<IResult>(Problems.InvalidName(name));
+}

@@ -1,0 +1,176 @@
+using System.Globalization;
+using System.Text.Json;
+using Coordination.Grains;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+
+namespace Coordination.Api.Endpoints;
+
+/// <summary>Watches: long-poll and Server-Sent Events over the grains' bounded event history.</summary>
+internal static class EventEndpoints
+{
+    /// <summary>Longest a long-poll may wait.</summary>
+    public const int WaitMsMax = 60_000;
+
+    /// <summary>Watch requests (long-polls and streams) served at once by one silo.</summary>
+    public const int WatchersMax = 10_000;
+
+    private static readonly TimeSpan StreamKeepAlive = TimeSpan.FromSeconds(15);
+    private static int s_watchers;
+
+    public static int Watchers => Volatile.Read(ref s_watchers);
+
+    public static RouteGroupBuilder MapEvents(this RouteGroupBuilder group)
+    {
+        group.MapGet("/", Poll).Produces<EventsResponse>();
+        group.MapGet("/stream", Stream).Produces(200, contentType: "text/event-stream");
+        return group;
+    }
+
+    private static bool TryFilter(string? kind, string? name, out EventFilter filter, out IResult? problem)
+    {
+        filter = EventFilter.All;
+        problem = null;
+        GrainKind? parsedKind = null;
+        if (kind is not null && (parsedKind = WireNames.ParseKind(kind)) is null)
+        {
+            problem = Problems.Validation("kind", "kind is one of session, lock, election, membership, config, sequence.");
+            return false;
+        }
+
+        if (name is not null && !GatewayCalls.ValidName(name))
+        {
+            problem = Problems.InvalidName(name);
+            return false;
+        }
+
+        filter = new EventFilter(parsedKind, name);
+        return true;
+    }
+
+    private static async Task<IResult> Poll(HttpContext http, ICoordinationGateway gateway, ulong? after, string? kind, string? name, int? waitMs)
+    {
+        if (!TryFilter(kind, name, out var filter, out var problem))
+        {
+            return problem!;
+        }
+
+        if (waitMs is < 0 or > WaitMsMax)
+        {
+            return Problems.Validation("waitMs", $"waitMs must be 0..{WaitMsMax}.");
+        }
+
+        using var watcher = Enter();
+        if (watcher is null)
+        {
+            return Problems.Create(503, "overloaded", $"This silo already serves {WatchersMax} watchers (WatchersMax).");
+        }
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        deadline.CancelAfter(waitMs ?? 0);
+        var position = after ?? 0;
+        while (true)
+        {
+            var (page, meta) = await gateway.ReadAsync(sm => sm.EventsSince(position, filter), ReadConsistency.Stale, http.RequestAborted);
+            http.Response.Headers[GatewayCalls.RevisionHeader] = meta.AppliedIndex.ToString(CultureInfo.InvariantCulture);
+            if (page.Events.Count > 0 || page.Compacted || deadline.IsCancellationRequested)
+            {
+                return TypedResults.Ok(new EventsResponse(page.Compacted, page.ResumeAfter, [.. page.Events.Select(WireNames.Of)]));
+            }
+
+            position = page.ResumeAfter;
+            try
+            {
+                await gateway.WaitForRevisionAsync(position, deadline.Token);
+            }
+            catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)
+            {
+                // The wait is over: answer with what there is (nothing), one more read below.
+            }
+        }
+    }
+
+    private static async Task Stream(HttpContext http, ICoordinationGateway gateway, IOptions<JsonOptions> json, ulong? after, string? kind, string? name)
+    {
+        if (!TryFilter(kind, name, out var filter, out var problem))
+        {
+            await problem!.ExecuteAsync(http);
+            return;
+        }
+
+        using var watcher = Enter();
+        if (watcher is null)
+        {
+            await Problems.Create(503, "overloaded", $"This silo already serves {WatchersMax} watchers (WatchersMax).").ExecuteAsync(http);
+            return;
+        }
+
+        var position = after ?? 0;
+        if (ulong.TryParse(http.Request.Headers["Last-Event-ID"], CultureInfo.InvariantCulture, out var lastEventId))
+        {
+            position = lastEventId;
+        }
+
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        var writer = http.Response.BodyWriter;
+        var aborted = http.RequestAborted;
+        try
+        {
+            await http.Response.Body.FlushAsync(aborted);
+            while (!aborted.IsCancellationRequested)
+            {
+                var (page, _) = await gateway.ReadAsync(sm => sm.EventsSince(position, filter), ReadConsistency.Stale, aborted);
+                if (page.Compacted)
+                {
+                    await http.Response.WriteAsync($"event: compacted\ndata: {{\"resumeAfter\":{page.ResumeAfter}}}\n\n", aborted);
+                }
+
+                foreach (var e in page.Events)
+                {
+                    var data = JsonSerializer.Serialize(WireNames.Of(e), json.Value.SerializerOptions);
+                    await http.Response.WriteAsync($"id: {e.Revision}\nevent: change\ndata: {data}\n\n", aborted);
+                }
+
+                await http.Response.Body.FlushAsync(aborted);
+                position = page.ResumeAfter;
+                using var keepAlive = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+                keepAlive.CancelAfter(StreamKeepAlive);
+                try
+                {
+                    await gateway.WaitForRevisionAsync(position, keepAlive.Token);
+                }
+                catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
+                {
+                    // A comment line keeps proxies from closing an idle stream.
+                    await http.Response.WriteAsync(": keep-alive\n\n", aborted);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            // The watcher went away.
+        }
+
+        _ = writer;
+    }
+
+    private static WatcherSlot? Enter()
+    {
+        if (Interlocked.Increment(ref s_watchers) > WatchersMax)
+        {
+            Interlocked.Decrement(ref s_watchers);
+            return null;
+        }
+
+        return new WatcherSlot();
+    }
+
+    private sealed class WatcherSlot : IDisposable
+    {
+        public void Dispose() => Interlocked.Decrement(ref s_watchers);
+    }
+}

@@ -1,0 +1,88 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Coordination.Grains;
+using Microsoft.AspNetCore.Http;
+
+namespace Coordination.Api.Endpoints;
+
+/// <summary>The shared path of every endpoint: edge validation, idempotency keys, consistency, headers, result mapping.</summary>
+internal static class GatewayCalls
+{
+    public const string IdempotencyHeader = "Idempotency-Key";
+    public const int IdempotencyKeyLengthMax = 128;
+    public const string RevisionHeader = "X-Coordination-Revision";
+
+    /// <summary>Replicates a command and maps its result: a rejection becomes its problem, a fact goes to <paramref name="onApplied"/>.</summary>
+    public static async Task<IResult> Execute(HttpContext http, ICoordinationGateway gateway, Command command, Func<CommandResult, IResult> onApplied)
+    {
+        string? key = http.Request.Headers[IdempotencyHeader].ToString();
+        if (key.Length == 0)
+        {
+            key = null;
+        }
+        else if (key.Length > IdempotencyKeyLengthMax || !key.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or ':'))
+        {
+            return Problems.Validation(IdempotencyHeader, $"An idempotency key is 1-{IdempotencyKeyLengthMax} characters from A-Z a-z 0-9 . _ - :.");
+        }
+
+        var (result, revision) = await gateway.ExecuteAsync(command, key, http.RequestAborted);
+        http.Response.Headers[RevisionHeader] = revision.ToString(CultureInfo.InvariantCulture);
+        return result switch
+        {
+            Rejected rejected => Problems.From(rejected),
+            IdempotencyKeyReused reused => Problems.Create(422, "idempotency-key-reused", $"The idempotency key '{reused.Key}' was used for a different request."),
+            _ => onApplied(result),
+        };
+    }
+
+    /// <summary>Runs a query at the requested consistency and sets the revision and staleness headers.</summary>
+    public static async Task<IResult> Read<T>(HttpContext http, ICoordinationGateway gateway, string? consistency, Func<CoordinationStateMachine, T> query, Func<T, IResult> map)
+    {
+        ReadConsistency level;
+        switch (consistency)
+        {
+            case null or "" or "linearizable":
+                level = ReadConsistency.Linearizable;
+                break;
+            case "stale":
+                level = ReadConsistency.Stale;
+                break;
+            default:
+                return Problems.Validation("consistency", "consistency is 'linearizable' or 'stale'.");
+        }
+
+        var (value, meta) = await gateway.ReadAsync(query, level, http.RequestAborted);
+        var headers = http.Response.Headers;
+        headers[RevisionHeader] = meta.AppliedIndex.ToString(CultureInfo.InvariantCulture);
+        if (meta.Stale)
+        {
+            headers["X-Coordination-Stale"] = "true";
+            headers["X-Coordination-Applied-Index"] = meta.AppliedIndex.ToString(CultureInfo.InvariantCulture);
+            if (meta.LeaderContactMs is { } contact)
+            {
+                headers["X-Coordination-Leader-Contact-Ms"] = contact.ToString(CultureInfo.InvariantCulture);
+            }
+        }
+
+        return map(value);
+    }
+
+    /// <summary>The raw UTF-8 bytes of a JSON value from a request (null when absent).</summary>
+    public static byte[]? JsonBytes(JsonElement? value) =>
+        value is { ValueKind: not JsonValueKind.Undefined } element ? Encoding.UTF8.GetBytes(element.GetRawText()) : null;
+
+    /// <summary>A stored JSON value for a response (null for empty bytes).</summary>
+    public static JsonElement? JsonValue(byte[] bytes)
+    {
+        if (bytes.Length == 0)
+        {
+            return null;
+        }
+
+        using var document = JsonDocument.Parse(bytes);
+        return document.RootElement.Clone();
+    }
+
+    public static bool ValidName(string name) => Names.IsValid(name);
+}

@@ -1,0 +1,74 @@
+using Coordination.Grains;
+
+namespace Coordination.Api;
+
+/// <summary>How fresh a read must be.</summary>
+public enum ReadConsistency
+{
+    /// <summary>Reflects every write acknowledged before the read began (ReadIndex).</summary>
+    Linearizable,
+
+    /// <summary>This silo's own state, at once; may lag the leader (the response says by how much).</summary>
+    Stale,
+}
+
+/// <summary>What a read reflects.</summary>
+public sealed record ReadMeta(ulong AppliedIndex, bool Stale, long? LeaderContactMs);
+
+/// <summary>One member of the cluster as the gateway reports it.</summary>
+public sealed record ClusterMember(ulong Id, string? ClientUrl, string? PeerAddress, bool Voter);
+
+/// <summary>The cluster as this silo sees it.</summary>
+public sealed record ClusterView(
+    ulong NodeId,
+    string Role,
+    ulong Term,
+    ulong Leader,
+    ulong CommitIndex,
+    ulong AppliedIndex,
+    ulong FirstIndex,
+    ulong LastIndex,
+    IReadOnlyList<ulong> Voters,
+    IReadOnlyList<ulong> Learners,
+    IReadOnlyList<ClusterMember> Members,
+    bool Ready);
+
+/// <summary>
+/// What the REST gateway needs from the silo: replicate commands, run queries at a chosen
+/// consistency, wait for new revisions, and describe the cluster. Implemented by the silo over its
+/// Raft host; the gateway never touches consensus directly. Thread-safe.
+/// </summary>
+public interface ICoordinationGateway
+{
+    /// <summary>
+    /// Replicates <paramref name="command"/> and returns its result and the revision (log index) it
+    /// was applied at. With an idempotency key, a retried request returns the first result instead of
+    /// applying again. Throws <see cref="NoLeaderException"/>, <see cref="OverloadedException"/>,
+    /// <see cref="CommitTimeoutException"/>.
+    /// </summary>
+    Task<(CommandResult Result, ulong Revision)> ExecuteAsync(Command command, string? idempotencyKey, CancellationToken cancellation);
+
+    /// <summary>Runs a query against the grains on the silo's apply thread, after a read index when linearizable.</summary>
+    Task<(T Value, ReadMeta Meta)> ReadAsync<T>(Func<CoordinationStateMachine, T> query, ReadConsistency consistency, CancellationToken cancellation);
+
+    /// <summary>Completes once this silo has applied a revision above <paramref name="afterRevision"/>.</summary>
+    Task WaitForRevisionAsync(ulong afterRevision, CancellationToken cancellation);
+
+    /// <summary>This silo's view of the cluster.</summary>
+    ClusterView Cluster();
+
+    /// <summary>The leader's client URL when another silo leads; null when this silo leads or no leader is known.</summary>
+    Uri? LeaderClientUrl { get; }
+}
+
+/// <summary>No leader is reachable now; the request did not apply. Retry.</summary>
+public sealed class NoLeaderException(string message) : Exception(message);
+
+/// <summary>The silo refused the request to protect itself. Retry later.</summary>
+public sealed class OverloadedException(string message) : Exception(message);
+
+/// <summary>The write was not confirmed in time: its outcome is unknown. Retry with the same idempotency key.</summary>
+public sealed class CommitTimeoutException(string message) : Exception(message);
+
+/// <summary>The idempotency key was already used for a different request.</summary>
+public sealed record IdempotencyKeyReused(string Key) : CommandResult;

@@ -1,0 +1,193 @@
+namespace Coordination.Grains;
+
+/// <summary>
+/// The lock commands. Each handler validates everything first and changes state only when it
+/// will succeed, so a rejection leaves the lock, the sessions and the history untouched.
+/// Called by <see cref="CoordinationStateMachine"/> only, one entry at a time.
+/// </summary>
+internal static class LockGrain
+{
+    private const GrainKind Kind = GrainKind.Lock;
+
+    public static CommandResult Acquire(LockState state, AcquireLock c, StepContext ctx)
+    {
+        if (!Enum.IsDefined(c.Mode))
+        {
+            return new Rejected(ErrorCode.InvalidArgument, $"Unknown lock mode {c.Mode}.");
+        }
+
+        var permitsValid = c.Mode == LockMode.Semaphore ? c.Permits is >= 1 and <= Limits.PermitsMax : c.Permits == 0;
+        if (!permitsValid)
+        {
+            return new Rejected(ErrorCode.InvalidArgument, $"Permits must be 1..{Limits.PermitsMax} for a semaphore and 0 otherwise.");
+        }
+
+        if (c.WaitMs is < 0 or > Limits.LockWaitMsMax || c.MaxHoldMs is < 0 or > Limits.LockHoldMsMax)
+        {
+            return new Rejected(ErrorCode.InvalidArgument, $"WaitMs must be 0..{Limits.LockWaitMsMax} and MaxHoldMs 0..{Limits.LockHoldMsMax}.");
+        }
+
+        if (!state.IsEmpty && state.Permits != c.Permits)
+        {
+            return new Rejected(ErrorCode.InvalidArgument, state.Permits == 0
+                ? $"Lock '{c.Name}' is in use as a read/write lock."
+                : $"Lock '{c.Name}' is in use as a semaphore of {state.Permits} permits.");
+        }
+
+        if (ctx.Sessions.CheckAttach(c.SessionId, Kind, c.Name, ctx.NowMs) is { } sessionRejected)
+        {
+            return sessionRejected;
+        }
+
+        // FIFO: a request is granted at once only when nobody waits, so no one jumps the queue.
+        if (state.WaiterCount == 0 && (state.IsEmpty || state.CanGrant(c.Mode)))
+        {
+            state.Permits = c.Permits;
+            ctx.Sessions.Attach(c.SessionId, Kind, c.Name);
+            return new LockGranted(c.Name, Grant(state, c.Name, c.SessionId, c.Mode, c.MaxHoldMs, ctx));
+        }
+
+        if (c.WaitMs == 0)
+        {
+            return new Rejected(ErrorCode.LockBusy, $"Lock '{c.Name}' is not available.");
+        }
+
+        if (state.WaiterCount >= Limits.WaitersPerLockMax)
+        {
+            return new Rejected(ErrorCode.LimitExceeded, $"Lock '{c.Name}' has {Limits.WaitersPerLockMax} waiters (WaitersPerLockMax).");
+        }
+
+        var waiter = new LockWaiter(c.SessionId, c.Mode, ctx.Index, ctx.NowMs, ctx.NowMs + c.WaitMs, c.MaxHoldMs);
+        state.EnsureWaiters().Add(waiter);
+        ctx.Deadlines.Add(WaitDeadline(c.Name, waiter));
+        ctx.Sessions.Attach(c.SessionId, Kind, c.Name);
+        ctx.Emit(EventType.LockQueued, Kind, c.Name, c.SessionId);
+        return new LockQueued(c.Name, state.WaiterCount - 1);
+    }
+
+    public static CommandResult Release(LockState state, ReleaseLock c, StepContext ctx)
+    {
+        var index = state.HolderIndex(c.SessionId);
+        if (index < 0)
+        {
+            return new Rejected(ErrorCode.LockNotHeld, $"Session {c.SessionId} does not hold lock '{c.Name}'.");
+        }
+
+        var holder = state.Holders[index];
+        if (holder.Token != c.Token)
+        {
+            return new Rejected(ErrorCode.WrongToken, $"Lock '{c.Name}' is held by session {c.SessionId} with another token.");
+        }
+
+        RemoveHolder(state, c.Name, index, EventType.LockReleased, ctx);
+        ctx.Sessions.Detach(c.SessionId, Kind, c.Name);
+        return new LockReleased(c.Name, holder.Token, GrantWaiters(state, c.Name, ctx));
+    }
+
+    /// <summary>
+    /// Removes every hold and wait in <paramref name="removals"/> (ended sessions, passed wait
+    /// deadlines, maximum hold times), then grants the queue once. Doing it as one batch means at
+    /// most one exclusive grant per lock per step, so exclusive tokens strictly increase.
+    /// </summary>
+    public static (int WaitsExpired, int HoldsRevoked) Remove(LockState state, string name, IReadOnlyList<Removal> removals, StepContext ctx)
+    {
+        int waits = 0, holds = 0;
+        foreach (var removal in removals)
+        {
+            var holder = state.HolderIndex(removal.SessionId);
+            if (holder >= 0)
+            {
+                GrainInvariant.Require(removal.Reason != RemovalReason.WaitExpired, $"Wait deadline for a holder of lock '{name}'.");
+                holds += removal.Reason == RemovalReason.HoldExpired ? 1 : 0;
+                RemoveHolder(state, name, holder, removal.Reason == RemovalReason.HoldExpired ? EventType.LockHoldRevoked : EventType.LockReleased, ctx);
+            }
+            else
+            {
+                GrainInvariant.Require(removal.Reason != RemovalReason.HoldExpired, $"Hold deadline for a waiter of lock '{name}'.");
+                waits += removal.Reason == RemovalReason.WaitExpired ? 1 : 0;
+                RemoveWaiter(state, name, removal.SessionId, ctx);
+            }
+
+            if (!removal.EndsSession)
+            {
+                ctx.Sessions.Detach(removal.SessionId, Kind, name);
+            }
+        }
+
+        // Removing a waiter can unblock those behind it (a shared waiter behind an exclusive one).
+        GrantWaiters(state, name, ctx);
+        return (waits, holds);
+    }
+
+    /// <summary>Grants queued requests from the head while they are compatible; stops at the first that is not (FIFO).</summary>
+    private static int GrantWaiters(LockState state, string name, StepContext ctx)
+    {
+        var granted = 0;
+        while (state.WaiterCount > 0 && state.CanGrant(state.Waiters![0].Mode))
+        {
+            var waiter = state.Waiters[0];
+            state.Waiters.RemoveAt(0);
+            ctx.Deadlines.Remove(WaitDeadline(name, waiter));
+            Grant(state, name, waiter.SessionId, waiter.Mode, waiter.MaxHoldMs, ctx);
+            granted++;
+        }
+
+        state.DropWaitersIfEmpty();
+        ResetIfEmpty(state);
+        return granted;
+    }
+
+    /// <summary>The fencing token is the log index of the grant (ARCHITECTURE.md, "Fencing").</summary>
+    private static ulong Grant(LockState state, string name, ulong sessionId, LockMode mode, long maxHoldMs, StepContext ctx)
+    {
+        GrainInvariant.Require(state.Holders.Count == 0 || state.Holders[^1].Token <= ctx.Index, $"Lock '{name}': fencing token would go backwards.");
+        var holder = new LockHolder(sessionId, mode, ctx.Index, ctx.NowMs, maxHoldMs == 0 ? 0 : ctx.NowMs + maxHoldMs);
+        state.Holders.Add(holder);
+        if (holder.RevokeAtMs != 0)
+        {
+            ctx.Deadlines.Add(HoldDeadline(name, holder));
+        }
+
+        ctx.Emit(EventType.LockGranted, Kind, name, sessionId, holder.Token);
+        return holder.Token;
+    }
+
+    private static void RemoveHolder(LockState state, string name, int index, EventType reason, StepContext ctx)
+    {
+        var holder = state.Holders[index];
+        state.Holders.RemoveAt(index);
+        if (holder.RevokeAtMs != 0)
+        {
+            ctx.Deadlines.Remove(HoldDeadline(name, holder));
+        }
+
+        ctx.Emit(reason, Kind, name, holder.SessionId, holder.Token);
+        ResetIfEmpty(state);
+    }
+
+    private static void RemoveWaiter(LockState state, string name, ulong sessionId, StepContext ctx)
+    {
+        var index = state.WaiterIndex(sessionId);
+        GrainInvariant.Require(index >= 0, $"Session {sessionId} neither holds nor waits for lock '{name}'.");
+        var waiter = state.Waiters![index];
+        state.Waiters.RemoveAt(index);
+        ctx.Deadlines.Remove(WaitDeadline(name, waiter));
+
+        ctx.Emit(EventType.LockWaitEnded, Kind, name, sessionId);
+        state.DropWaitersIfEmpty();
+        ResetIfEmpty(state);
+    }
+
+    /// <summary>An unused lock forgets its semaphore size, so its next user may pick any mode.</summary>
+    private static void ResetIfEmpty(LockState state)
+    {
+        if (state.IsEmpty)
+        {
+            state.Permits = 0;
+        }
+    }
+
+    public static Deadline WaitDeadline(string name, LockWaiter waiter) => new(waiter.DeadlineMs, DeadlineKind.LockWait, name, waiter.SessionId);
+
+    public static Deadline HoldDeadline(string name, LockHolder holder) => new(holder.RevokeAtMs, DeadlineKind.LockHold, name, holder.SessionId);
+}

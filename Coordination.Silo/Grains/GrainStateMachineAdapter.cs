@@ -1,0 +1,151 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+using Coordination.Api;
+using Coordination.Grains;
+using Coordination.Silo.Hosting;
+
+namespace Coordination.Silo.Grains;
+
+/// <summary>The state machine's answer to one applied request, handed to the waiting gateway call.</summary>
+public sealed record AppliedRequest(CommandResult Result, ulong Revision);
+
+/// <summary>
+/// Hosts the grains (<see cref="CoordinationStateMachine"/>) on the replicated log and adds what the
+/// service needs around them: replicated idempotency keys, so a request retried after a failover is
+/// answered with its first result instead of applying twice (the key table is part of the
+/// replicated state and of snapshots), and the leader's duties (extend sessions on takeover, expire
+/// what is due). Called only from the <see cref="RaftHost"/> loop.
+/// </summary>
+public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
+{
+    /// <summary>Idempotency keys remembered; the oldest is forgotten first (in log order, on every replica alike).</summary>
+    public const int IdempotencyKeysMax = 65_536;
+
+    private const uint SnapshotMagic = 0x31415343; // "CSA1"
+    private static readonly Dictionary<string, Type> ResultTypes = typeof(CommandResult).Assembly.GetTypes()
+        .Where(t => t.IsSubclassOf(typeof(CommandResult)) && !t.IsAbstract)
+        .ToDictionary(t => t.Name, StringComparer.Ordinal);
+
+    private readonly Dictionary<string, (ulong Hash, CommandResult Result, ulong Revision)> _keys = new(StringComparer.Ordinal);
+    private readonly Queue<string> _keyOrder = new();
+    private ulong _applied;
+
+    public CoordinationStateMachine Grains { get; private set; } = new();
+
+    public ulong AppliedIndex => Volatile.Read(ref _applied);
+
+    public int IdempotencyKeys => _keys.Count;
+
+    public object? Apply(ulong index, long timestampMs, ReadOnlySpan<byte> payload)
+    {
+        Volatile.Write(ref _applied, index);
+        var (key, command) = RequestEnvelope.Decode(payload.ToArray());
+        if (key.Length == 0)
+        {
+            return new AppliedRequest(Grains.Apply(index, timestampMs, command.Span), index);
+        }
+
+        var hash = Fnv1a(command.Span);
+        if (_keys.TryGetValue(key, out var first))
+        {
+            return first.Hash == hash ? new AppliedRequest(first.Result, first.Revision) : new AppliedRequest(new IdempotencyKeyReused(key), index);
+        }
+
+        var result = Grains.Apply(index, timestampMs, command.Span);
+        Remember(key, hash, result, index);
+        return new AppliedRequest(result, index);
+    }
+
+    public void Skip(ulong index) => Volatile.Write(ref _applied, index);
+
+    public IEnumerable<byte[]> OnBecameLeader() => [RequestEnvelope.Encode(null, CommandCodec.Encode(new ExtendAllSessions()))];
+
+    public IEnumerable<byte[]> DueCommands(long nowMs) =>
+        Grains.NextDeadlineMs is { } due && due <= nowMs ? [RequestEnvelope.Encode(null, CommandCodec.Encode(new AdvanceTime()))] : [];
+
+    private void Remember(string key, ulong hash, CommandResult result, ulong revision)
+    {
+        if (_keyOrder.Count >= IdempotencyKeysMax)
+        {
+            _keys.Remove(_keyOrder.Dequeue());
+        }
+
+        _keys[key] = (hash, result, revision);
+        _keyOrder.Enqueue(key);
+    }
+
+    /// <summary>Layout: magic, applied index, grains snapshot (length-prefixed), key count, then per key in age order: key, hash, revision, result type, result JSON.</summary>
+    public byte[] WriteSnapshot()
+    {
+        using var stream = new MemoryStream();
+        using var writer = new BinaryWriter(stream, Encoding.UTF8);
+        writer.Write(SnapshotMagic);
+        writer.Write(AppliedIndex);
+        var grains = Grains.WriteSnapshot();
+        writer.Write(grains.Length);
+        writer.Write(grains);
+        writer.Write(_keyOrder.Count);
+        foreach (var key in _keyOrder)
+        {
+            var (hash, result, revision) = _keys[key];
+            writer.Write(key);
+            writer.Write(hash);
+            writer.Write(revision);
+            writer.Write(result.GetType().Name);
+            writer.Write(JsonSerializer.Serialize(result, result.GetType()));
+        }
+
+        writer.Flush();
+        return stream.ToArray();
+    }
+
+    public void RestoreSnapshot(ulong index, ReadOnlySpan<byte> snapshot)
+    {
+        using var stream = new MemoryStream(snapshot.ToArray());
+        using var reader = new BinaryReader(stream, Encoding.UTF8);
+        if (reader.ReadUInt32() != SnapshotMagic)
+        {
+            throw new InvalidDataException("not a Coordination state snapshot");
+        }
+
+        var applied = reader.ReadUInt64();
+        var grains = CoordinationStateMachine.ReadSnapshot(reader.ReadBytes(reader.ReadInt32()));
+        var count = reader.ReadInt32();
+        if (count is < 0 or > IdempotencyKeysMax)
+        {
+            throw new InvalidDataException($"a snapshot with {count} idempotency keys");
+        }
+
+        _keys.Clear();
+        _keyOrder.Clear();
+        for (var i = 0; i < count; i++)
+        {
+            var key = reader.ReadString();
+            var hash = reader.ReadUInt64();
+            var revision = reader.ReadUInt64();
+            var type = ResultTypes[reader.ReadString()];
+            var result = (CommandResult)JsonSerializer.Deserialize(reader.ReadString(), type)!;
+            Remember(key, hash, result, revision);
+        }
+
+        if (applied != index)
+        {
+            throw new InvalidDataException($"a snapshot of index {applied} offered as index {index}");
+        }
+
+        Grains = grains;
+        Volatile.Write(ref _applied, index);
+    }
+
+    private static ulong Fnv1a(ReadOnlySpan<byte> bytes)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var b in bytes)
+        {
+            hash = (hash ^ b) * 1099511628211UL;
+        }
+
+        return hash;
+    }
+}

@@ -1,0 +1,86 @@
+using System.Globalization;
+
+namespace Coordination.Silo;
+
+/// <summary>One silo of the cluster: its id and where it listens for clients and for peers.</summary>
+public sealed record SiloAddress(ulong Id, string ClientUrl, string PeerAddress);
+
+/// <summary>
+/// Configuration of a silo, bound from the "Coordination" section (appsettings, environment
+/// variables <c>Coordination__NodeId</c>, command line <c>--node-id 2</c>). The defaults start a
+/// single-silo cluster with its data in <c>./data</c>.
+/// </summary>
+public sealed class SiloOptions
+{
+    public const string Section = "Coordination";
+
+    /// <summary>Command-line shorthands.</summary>
+    public static readonly Dictionary<string, string> SwitchMappings = new()
+    {
+        ["--node-id"] = $"{Section}:NodeId",
+        ["--data-dir"] = $"{Section}:DataDirectory",
+        ["--members"] = $"{Section}:Members",
+        ["--join"] = $"{Section}:Join",
+        ["--tick-ms"] = $"{Section}:TickMs",
+    };
+
+    public ulong NodeId { get; set; } = 1;
+
+    public string DataDirectory { get; set; } = "data";
+
+    /// <summary>
+    /// Every founding member as <c>id=host:clientPort:peerPort</c>, comma-separated, e.g.
+    /// <c>1=127.0.0.1:5081:6081,2=127.0.0.1:5082:6082,3=127.0.0.1:5083:6083</c>.
+    /// </summary>
+    public string Members { get; set; } = "1=127.0.0.1:5080:5090";
+
+    /// <summary>Start with an empty log and wait to be added to an existing cluster (no bootstrap).</summary>
+    public bool Join { get; set; }
+
+    /// <summary>Raft tick length; the election timeout is ElectionTicks ticks.</summary>
+    public int TickMs { get; set; } = 50;
+
+    public int ElectionTicks { get; set; } = 10;
+
+    public IReadOnlyList<SiloAddress> ParseMembers()
+    {
+        var members = new List<SiloAddress>();
+        foreach (var item in Members.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = item.Split('=', 2);
+            var address = parts.Length == 2 ? parts[1].Split(':') : [];
+            if (address.Length != 3 || !ulong.TryParse(parts[0], CultureInfo.InvariantCulture, out var id) || id == 0
+                || !int.TryParse(address[1], CultureInfo.InvariantCulture, out var clientPort) || !int.TryParse(address[2], CultureInfo.InvariantCulture, out var peerPort))
+            {
+                throw new ArgumentException($"Coordination:Members item '{item}' is not id=host:clientPort:peerPort.");
+            }
+
+            members.Add(new SiloAddress(id, $"http://{address[0]}:{clientPort}", $"{address[0]}:{peerPort}"));
+        }
+
+        if (members.Select(m => m.Id).Distinct().Count() != members.Count)
+        {
+            throw new ArgumentException("Coordination:Members names a silo id twice.");
+        }
+
+        return members;
+    }
+
+    public void Validate()
+    {
+        if (NodeId == 0)
+        {
+            throw new ArgumentException("Coordination:NodeId must not be 0.");
+        }
+
+        if (TickMs is < 1 or > 10_000 || ElectionTicks is < 2 or > 1_000)
+        {
+            throw new ArgumentException("Coordination:TickMs must be 1..10000 and ElectionTicks 2..1000.");
+        }
+
+        if (!Join && ParseMembers().All(m => m.Id != NodeId))
+        {
+            throw new ArgumentException($"Coordination:Members does not name this silo ({NodeId}); add it or start with --join.");
+        }
+    }
+}

@@ -1,0 +1,112 @@
+using System.Net;
+using Coordination.Consensus;
+using Coordination.Silo.Grains;
+using Coordination.Silo.Hosting;
+using Coordination.Silo.Storage;
+using Coordination.Silo.Transport;
+using Microsoft.Extensions.Options;
+
+namespace Coordination.Silo;
+
+/// <summary>
+/// Everything one silo runs: the durable log, the grains, the peer transport and the Raft host.
+/// Started and stopped by the web host; a failed apply loop stops the process (fail-stop).
+/// </summary>
+public sealed class SiloRuntime : IHostedService, IAsyncDisposable
+{
+    private readonly ILogger<SiloRuntime> _logger;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly WriteAheadLog _log;
+    private readonly PeerTransport _transport;
+    private readonly SiloAddress? _self;
+    private int _stopped;
+
+    public SiloRuntime(IOptions<SiloOptions> options, ILoggerFactory loggers, IHostApplicationLifetime lifetime, TimeProvider time)
+    {
+        var settings = options.Value;
+        settings.Validate();
+        _logger = loggers.CreateLogger<SiloRuntime>();
+        _lifetime = lifetime;
+        Options = settings;
+        Members = settings.ParseMembers();
+        _self = Members.FirstOrDefault(m => m.Id == settings.NodeId);
+        Directory.CreateDirectory(settings.DataDirectory);
+        _log = WriteAheadLog.Open(new PhysicalFileSystem(), settings.DataDirectory, WriteAheadLogOptions.Default, loggers.CreateLogger<WriteAheadLog>());
+        if (_log.LastIndex == 0 && _log.HardState.Term == 0 && !settings.Join)
+        {
+            var founders = new Membership(Members.Select(m => m.Id), []);
+            RaftNode.Bootstrap(_log, founders);
+            _logger.LogInformation("Bootstrapped a new cluster: {Members}", founders);
+        }
+
+        State = new GrainStateMachineAdapter();
+        _transport = new PeerTransport(settings.NodeId, m => Host!.Receive(m), new PeerTransportOptions(), loggers.CreateLogger<PeerTransport>());
+        foreach (var member in Members)
+        {
+            _transport.SetPeer(member.Id, member.PeerAddress);
+        }
+
+        Metrics = new HostMetrics();
+        Host = new RaftHost(
+            new RaftHostOptions { NodeId = settings.NodeId, TickInterval = TimeSpan.FromMilliseconds(settings.TickMs), ElectionTicks = settings.ElectionTicks },
+            _log,
+            State,
+            _transport.Send,
+            time,
+            loggers.CreateLogger<RaftHost>(),
+            Metrics);
+    }
+
+    public SiloOptions Options { get; }
+
+    public IReadOnlyList<SiloAddress> Members { get; }
+
+    public RaftHost Host { get; }
+
+    public GrainStateMachineAdapter State { get; }
+
+    public HostMetrics Metrics { get; }
+
+    public ILogStorageReader Log => _log;
+
+    public long TransportDroppedMessages => _transport.DroppedMessages;
+
+    public SiloAddress? AddressOf(ulong id) => Members.FirstOrDefault(m => m.Id == id);
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var peer = _self?.PeerAddress ?? "127.0.0.1:0";
+        var colon = peer.LastIndexOf(':');
+        _transport.Listen(new IPEndPoint(IPAddress.Parse(peer[..colon]), int.Parse(peer[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture)));
+        Host.Start();
+        Host.Completion.ContinueWith(t =>
+        {
+            if (t.IsFaulted)
+            {
+                _logger.LogCritical(t.Exception, "The Raft loop failed; stopping the silo");
+                Environment.ExitCode = 70;
+                _lifetime.StopApplication();
+            }
+        }, TaskScheduler.Default);
+        _logger.LogInformation("Silo {Node} started: clients at {Client}, peers at {Peer}, data in {Data}", Options.NodeId, _self?.ClientUrl, peer, Path.GetFullPath(Options.DataDirectory));
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        {
+            return;
+        }
+
+        await Host.DisposeAsync();
+        await _transport.DisposeAsync();
+        _log.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None);
+        Metrics.Dispose();
+    }
+}

@@ -1,0 +1,90 @@
+using System.Net;
+using System.Text;
+
+namespace Coordination.Tests.Api;
+
+public sealed class DocumentApiTests(SiloFactory silo) : IClassFixture<SiloFactory>
+{
+    [Fact]
+    public async Task A_config_document_is_versioned_compared_and_set_rolled_back_and_deleted()
+    {
+        var client = await silo.ReadyClientAsync();
+        Assert.Equal("not-found", await (await client.GetAsync("/v1/config/api-app")).Problem(HttpStatusCode.NotFound));
+        var v1 = await (await client.Put("/v1/config/api-app", new { value = new { replicas = 1 }, expectedVersion = 0 })).Json(HttpStatusCode.OK);
+        Assert.Equal(1, v1.GetProperty("version").GetInt64());
+        await (await client.Put("/v1/config/api-app", new { value = new { replicas = 2 }, expectedVersion = 1 })).Json(HttpStatusCode.OK);
+        Assert.Equal("version-mismatch", await (await client.Put("/v1/config/api-app", new { value = new { replicas = 9 }, expectedVersion = 1 })).Problem(HttpStatusCode.Conflict));
+
+        var current = await (await client.GetAsync("/v1/config/api-app")).Json(HttpStatusCode.OK);
+        Assert.Equal((2, 2), (current.GetProperty("version").GetInt32(), current.GetProperty("value").GetProperty("replicas").GetInt32()));
+        var stale = await client.GetAsync("/v1/config/api-app?consistency=stale");
+        Assert.Equal("true", stale.Headers.GetValues("X-Coordination-Stale").Single());
+
+        var history = await (await client.GetAsync("/v1/config/api-app/history")).Json(HttpStatusCode.OK);
+        Assert.Equal([1L, 2L], history.GetProperty("versions").EnumerateArray().Select(v => v.GetProperty("version").GetInt64()));
+        var rolledBack = await (await client.Post("/v1/config/api-app/rollback", new { toVersion = 1 })).Json(HttpStatusCode.OK);
+        Assert.Equal(3, rolledBack.GetProperty("version").GetInt64());
+        Assert.Equal(1, (await (await client.GetAsync("/v1/config/api-app")).Json(HttpStatusCode.OK)).GetProperty("value").GetProperty("replicas").GetInt32());
+
+        await (await client.DeleteAsync("/v1/config/api-app?expectedVersion=3")).Json(HttpStatusCode.OK);
+        Assert.Equal("not-found", await (await client.GetAsync("/v1/config/api-app")).Problem(HttpStatusCode.NotFound));
+    }
+
+    [Fact]
+    public async Task A_fenced_put_from_a_stale_lock_holder_is_refused()
+    {
+        var client = await silo.ReadyClientAsync();
+        var (a, b) = (await client.Session(), await client.Session());
+        var old = (await (await client.Post("/v1/locks/api-fence/acquire", new { sessionId = a })).Json(HttpStatusCode.OK)).GetProperty("token").GetUInt64();
+        await (await client.Put("/v1/config/api-fenced/fenced", new { value = "a", lockName = "api-fence", token = old })).Json(HttpStatusCode.OK);
+        await (await client.DeleteAsync($"/v1/sessions/{a}")).Json(HttpStatusCode.OK);
+        var fresh = (await (await client.Post("/v1/locks/api-fence/acquire", new { sessionId = b })).Json(HttpStatusCode.OK)).GetProperty("token").GetUInt64();
+
+        var refused = await (await client.Put("/v1/config/api-fenced/fenced", new { value = "stale", lockName = "api-fence", token = old })).Problem(HttpStatusCode.Conflict);
+        Assert.Contains(refused, new[] { "wrong-token", "lock-not-held" });
+        await (await client.Put("/v1/config/api-fenced/fenced", new { value = "b", lockName = "api-fence", token = fresh })).Json(HttpStatusCode.OK);
+        Assert.Equal("b", (await (await client.GetAsync("/v1/config/api-fenced")).Json(HttpStatusCode.OK)).GetProperty("value").GetString());
+    }
+
+    [Fact]
+    public async Task Oversized_values_and_bodies_are_refused_with_their_limits_and_change_nothing()
+    {
+        var client = await silo.ReadyClientAsync();
+        await (await client.Put("/v1/config/api-big", new { value = "small" })).Json(HttpStatusCode.OK);
+        Assert.Equal("limit-exceeded", await (await client.Put("/v1/config/api-big", new { value = new string('x', 100_000) })).Problem(HttpStatusCode.UnprocessableEntity));
+        var huge = new StringContent("{\"value\":\"" + new string('x', 300_000) + "\"}", Encoding.UTF8, "application/json");
+        Assert.Equal("body-too-large", await (await client.PutAsync("/v1/config/api-big", huge)).Problem(HttpStatusCode.RequestEntityTooLarge));
+        Assert.Equal("validation", await (await client.Put("/v1/config/api-big", new { expectedVersion = 1 })).Problem(HttpStatusCode.BadRequest));
+        Assert.Equal("small", (await (await client.GetAsync("/v1/config/api-big")).Json(HttpStatusCode.OK)).GetProperty("value").GetString());
+        Assert.Equal(1, (await (await client.GetAsync("/v1/config/api-big")).Json(HttpStatusCode.OK)).GetProperty("version").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_retried_request_with_the_same_idempotency_key_applies_once()
+    {
+        var client = await silo.ReadyClientAsync();
+        async Task<HttpResponseMessage> Next(string key, int count)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "/v1/sequences/api-ids/next") { Content = System.Net.Http.Json.JsonContent.Create(new { count }) };
+            request.Headers.Add("Idempotency-Key", key);
+            return await client.SendAsync(request);
+        }
+
+        var first = await (await Next("retry-1", 5)).Json(HttpStatusCode.OK);
+        var again = await (await Next("retry-1", 5)).Json(HttpStatusCode.OK);
+        Assert.Equal(first.GetProperty("first").GetUInt64(), again.GetProperty("first").GetUInt64());
+        Assert.Equal(first.GetProperty("first").GetUInt64() + 4, (await (await client.GetAsync("/v1/sequences/api-ids")).Json(HttpStatusCode.OK)).GetProperty("last").GetUInt64());
+        Assert.Equal("idempotency-key-reused", await (await Next("retry-1", 6)).Problem(HttpStatusCode.UnprocessableEntity));
+        Assert.Equal("validation", await (await Next("bad key!", 1)).Problem(HttpStatusCode.BadRequest));
+    }
+
+    [Fact]
+    public async Task Sequences_hand_out_unique_increasing_ranges()
+    {
+        var client = await silo.ReadyClientAsync();
+        var a = await (await client.Post("/v1/sequences/api-seq/next", new { count = 3 })).Json(HttpStatusCode.OK);
+        var b = await (await client.Post("/v1/sequences/api-seq/next")).Json(HttpStatusCode.OK);
+        Assert.Equal(a.GetProperty("first").GetUInt64() + 3, b.GetProperty("first").GetUInt64());
+        Assert.Equal("validation", await (await client.Post("/v1/sequences/api-seq/next", new { count = 2_000_000 })).Problem(HttpStatusCode.BadRequest));
+    }
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Coordination.Tests.Api;
+
+namespace Coordination.Tests.Cluster;
+
+/// <summary>
+/// Real silo processes on free loopback ports, each with its own data directory: the executable the
+/// README runs, started with <c>dotnet Coordination.Silo.dll</c>. Kill is SIGKILL. Every process and
+/// directory is removed on dispose; every wait is bounded.
+/// </summary>
+public sealed class SiloProcessCluster : IAsyncDisposable
+{
+    private static readonly TimeSpan WaitMax = TimeSpan.FromSeconds(30);
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "coord-cluster-" + Guid.NewGuid().ToString("N"));
+    private readonly Dictionary<ulong, Process?> _processes = [];
+    private readonly Dictionary<ulong, (int Client, int Peer)> _ports = [];
+    private readonly string _members;
+
+    public SiloProcessCluster(int size)
+    {
+        for (var id = 1UL; id <= (ulong)size; id++)
+        {
+            _ports[id] = (SiloFactory.FreePort(), SiloFactory.FreePort());
+        }
+
+        _members = string.Join(",", _ports.Select(p => $"{p.Key}=127.0.0.1:{p.Value.Client}:{p.Value.Peer}"));
+        foreach (var id in _ports.Keys)
+        {
+            Start(id);
+        }
+    }
+
+    public IReadOnlyCollection<ulong> Ids => _ports.Keys;
+
+    public HttpClient Client(ulong id) => new() { BaseAddress = Url(id), Timeout = TimeSpan.FromSeconds(30) };
+
+    public Uri Url(ulong id) => new($"http://127.0.0.1:{_ports[id].Client}");
+
+    public IEnumerable<Uri> Urls => _ports.Keys.Select(Url);
+
+    public bool IsRunning(ulong id) => _processes.GetValueOrDefault(id) is { HasExited: false };
+
+    public void Start(ulong id)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Coordination.Silo.dll");
+        var info = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { dll, "--node-id", id.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", Path.Combine(_root, $"silo-{id}"), "--members", _members, "--tick-ms", "20" },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _processes[id] = process;
+    }
+
+    /// <summary>kill -9: no shutdown, no leadership transfer, unsynced data lost.</summary>
+    public void Kill(ulong id)
+    {
+        if (_processes.GetValueOrDefault(id) is { } process)
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit(WaitMax);
+            process.Dispose();
+            _processes[id] = null;
+        }
+    }
+
+    /// <summary>The id of the silo every running silo names as leader, once they agree (bounded wait).</summary>
+    public async Task<ulong> LeaderAsync(ulong except = 0)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < WaitMax)
+        {
+            var views = new List<ulong>();
+            foreach (var id in _ports.Keys.Where(IsRunning))
+            {
+                try
+                {
+                    using var client = Client(id);
+                    client.Timeout = TimeSpan.FromSeconds(1);
+                    var cluster = await client.GetFromJsonAsync<JsonElement>("/v1/cluster");
+                    views.Add(cluster.GetProperty("leader").GetUInt64());
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    views.Add(0);
+                }
+            }
+
+            if (views.Count > 0 && views.All(v => v == views[0]) && views[0] != 0 && views[0] != except && IsRunning(views[0]))
+            {
+                return views[0];
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"the silos did not agree on a leader within {WaitMax}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var id in _ports.Keys)
+        {
+            Kill(id);
+        }
+
+        await Task.Yield();
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Start, stop or inspect a local cluster of silos on 127.0.0.1.
+#   scripts/cluster.sh start [N]   build once, start N silos (default 3): clients on 5081.., peers on 6081..
+#   scripts/cluster.sh stop        stop them gracefully (leadership is handed over first)
+#   scripts/cluster.sh status      show each silo's view of the cluster
+#   scripts/cluster.sh kill ID     kill -9 one silo (for fault experiments)
+#   scripts/cluster.sh restart ID  start a stopped or killed silo again with its data
+# Data and logs live in ./data/cluster/silo-ID{,.log,.pid}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=data/cluster
+bin=Coordination.Silo/bin/Release/net10.0/Coordination.Silo.dll
+mkdir -p "$root"
+
+members() {
+  local n=$1 list=""
+  for i in $(seq 1 "$n"); do list="${list:+$list,}$i=127.0.0.1:$((5080 + i)):$((6080 + i))"; done
+  echo "$list"
+}
+
+start_one() {
+  local id=$1 n=$2
+  nohup dotnet "$bin" --node-id "$id" --data-dir "$root/silo-$id" --members "$(members "$n")" \
+    >"$root/silo-$id.log" 2>&1 &
+  echo $! >"$root/silo-$id.pid"
+  echo "silo $id: pid $!, http://127.0.0.1:$((5080 + id)), log $root/silo-$id.log"
+}
+
+case "${1:-}" in
+  start)
+    n=${2:-3}
+    echo "$n" >"$root/size"
+    dotnet build -c Release Coordination.Silo >/dev/null
+    for i in $(seq 1 "$n"); do start_one "$i" "$n"; done
+    for attempt in $(seq 1 100); do
+      if curl -fs "http://127.0.0.1:5081/readyz" >/dev/null 2>&1; then echo "cluster ready"; exit 0; fi
+      sleep 0.1
+    done
+    echo "cluster not ready after 10 s; see $root/*.log" >&2; exit 1 ;;
+  stop)
+    for pid_file in "$root"/silo-*.pid; do
+      [ -f "$pid_file" ] || continue
+      kill "$(cat "$pid_file")" 2>/dev/null || true
+      rm -f "$pid_file"
+    done
+    echo "stopped" ;;
+  kill)
+    kill -9 "$(cat "$root/silo-$2.pid")" && rm -f "$root/silo-$2.pid" && echo "killed silo $2" ;;
+  restart)
+    start_one "$2" "$(cat "$root/size")" ;;
+  status)
+    for i in $(seq 1 "$(cat "$root/size" 2>/dev/null || echo 3)"); do
+      printf 'silo %s: ' "$i"; curl -fs "http://127.0.0.1:$((5080 + i))/v1/cluster" || echo "down"; echo
+    done ;;
+  *)
+    sed -n '2,8p' "$0"; exit 2 ;;
+esac
