@@ -6,6 +6,7 @@ namespace Coordination.Client.Wire;
 /// <summary>
 /// Reads a node id written as a JSON number or string into its text, so that <c>leader</c> and
 /// <c>members[].id</c> of <c>GET /v1/cluster</c> compare equal whichever way a silo writes them.
+/// Raft node ids start at 1: a silo that knows no leader writes <c>0</c> (or null), read here as null.
 /// </summary>
 public sealed class NodeIdConverter : JsonConverter<string?>
 {
@@ -15,7 +16,9 @@ public sealed class NodeIdConverter : JsonConverter<string?>
     {
         JsonTokenType.Null => null,
         JsonTokenType.String => reader.GetString(),
-        JsonTokenType.Number => System.Text.Encoding.UTF8.GetString(reader.HasValueSequence ? System.Buffers.BuffersExtensions.ToArray(reader.ValueSequence) : reader.ValueSpan),
+        JsonTokenType.Number => reader.TryGetUInt64(out var id) && id == 0
+            ? null
+            : System.Text.Encoding.UTF8.GetString(reader.HasValueSequence ? System.Buffers.BuffersExtensions.ToArray(reader.ValueSequence) : reader.ValueSpan),
         _ => throw new JsonException($"A node id must be a number or a string, not {reader.TokenType}."),
     };
 
