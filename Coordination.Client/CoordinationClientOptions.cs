@@ -86,16 +86,17 @@ public sealed class CoordinationClientOptions
     }
 
     /// <summary>Parses a comma-separated list of base URLs (the CLI's <c>--endpoints</c>, <c>COORD_ENDPOINTS</c>).</summary>
-    /// <exception cref="FormatException">An entry is not an absolute URL.</exception>
+    /// <exception cref="FormatException">An entry is not an absolute http(s) URL.</exception>
     public static IList<Uri> ParseEndpoints(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         var endpoints = new List<Uri>();
         foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            if (!Uri.TryCreate(part, UriKind.Absolute, out var uri))
+            // On Unix "/v1" is an absolute file URI: only http(s) URLs name a silo.
+            if (!Uri.TryCreate(part, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
             {
-                throw new FormatException($"'{part}' is not an absolute URL.");
+                throw new FormatException($"'{part}' is not an absolute http(s) URL.");
             }
 
             endpoints.Add(uri);

@@ -266,6 +266,6 @@ public sealed class CliTests
         var run = await RunAsync(new FakeHandler(), ["cluster", "status", "--endpoints", "not a url"]);
 
         Assert.Equal(ExitCodes.Usage, run.Exit);
-        Assert.Contains("not an absolute URL", run.Error, StringComparison.Ordinal);
+        Assert.Contains("not an absolute http(s) URL", run.Error, StringComparison.Ordinal);
     }
 }
