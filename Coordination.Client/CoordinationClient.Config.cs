@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Coordination.Client.Http;
 using Coordination.Client.Wire;
@@ -82,38 +81,15 @@ public sealed partial class CoordinationClient
     /// dropped connection the watch polls again from the last revision it yielded, so no change is missed or
     /// repeated; if the history no longer reaches back, it re-reads the document and yields a resync item.
     /// </summary>
-    public async IAsyncEnumerable<ConfigChange> WatchConfigAsync(string name, long? afterRevision = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        long cursor;
-        if (afterRevision is { } after)
-        {
-            cursor = after;
-        }
-        else
-        {
-            var (document, revision) = await ReadForResyncAsync(name, cancellationToken).ConfigureAwait(false);
-            cursor = revision;
-            yield return new ConfigChange(name, revision, ConfigChange.ResyncType, document?.Version, document);
-        }
-
-        while (true)
-        {
-            var page = await NextPageAsync(cursor, "config", name, cancellationToken).ConfigureAwait(false);
-            if (page.Compacted)
-            {
-                var (document, revision) = await ReadForResyncAsync(name, cancellationToken).ConfigureAwait(false);
-                // The document reflects every event up to its revision: resume after whichever is later.
-                cursor = Math.Max(page.ResumeAfter, revision);
-                yield return new ConfigChange(name, cursor, ConfigChange.ResyncType, document?.Version, document);
-                continue;
-            }
-
-            foreach (var e in NewEvents(page, ref cursor))
-            {
-                yield return new ConfigChange(name, e.Revision, e.Type, e.Version, null);
-            }
-        }
-    }
+    public IAsyncEnumerable<ConfigChange> WatchConfigAsync(string name, long? afterRevision = null, CancellationToken cancellationToken = default) =>
+        WatchWithResyncAsync(
+            "config",
+            name,
+            afterRevision,
+            ct => ReadForResyncAsync(name, ct),
+            (document, revision) => new ConfigChange(name, revision, ConfigChange.ResyncType, document?.Version, document),
+            e => new ConfigChange(name, e.Revision, e.Type, e.Version, null),
+            cancellationToken);
 
     /// <summary>The document (null when absent) and the revision the read reflects.</summary>
     private async Task<(ConfigDocument? Document, long Revision)> ReadForResyncAsync(string name, CancellationToken cancellationToken)

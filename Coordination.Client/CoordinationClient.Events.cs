@@ -41,6 +41,52 @@ public sealed partial class CoordinationClient
     }
 
     /// <summary>
+    /// The shape of every typed watch over one grain: start from <paramref name="afterRevision"/>, or from a
+    /// fresh <paramref name="read"/> of the state (yielded through <paramref name="resync"/>); then yield each
+    /// event once, in revision order, and when the history no longer reaches back, read the state again and
+    /// resume after whichever is later, the read or the point the silo names.
+    /// </summary>
+    internal async IAsyncEnumerable<T> WatchWithResyncAsync<TState, T>(
+        string kind,
+        string name,
+        long? afterRevision,
+        Func<CancellationToken, Task<(TState State, long Revision)>> read,
+        Func<TState, long, T> resync,
+        Func<CoordinationEvent, T> change,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        long cursor;
+        if (afterRevision is { } after)
+        {
+            cursor = after;
+        }
+        else
+        {
+            var (state, revision) = await read(cancellationToken).ConfigureAwait(false);
+            cursor = revision;
+            yield return resync(state, revision);
+        }
+
+        while (true)
+        {
+            var page = await NextPageAsync(cursor, kind, name, cancellationToken).ConfigureAwait(false);
+            if (page.Compacted)
+            {
+                var (state, revision) = await read(cancellationToken).ConfigureAwait(false);
+                // The state reflects every event up to its revision: resuming after it skips nothing.
+                cursor = Math.Max(page.ResumeAfter, revision);
+                yield return resync(state, cursor);
+                continue;
+            }
+
+            foreach (var e in NewEvents(page, ref cursor))
+            {
+                yield return change(e);
+            }
+        }
+    }
+
+    /// <summary>
     /// The next page of events after <paramref name="after"/>, however long the cluster is unreachable:
     /// the transport retries each poll; when it gives up, this waits <see cref="CoordinationClientOptions.WatchRetryDelay"/>
     /// and polls again from the same revision, so a watcher never skips an event.

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Coordination.Client.Http;
 using Coordination.Client.Wire;
@@ -30,37 +29,15 @@ public sealed partial class CoordinationClient
     /// <paramref name="afterRevision"/> the first item is a resync item listing the current members; a
     /// compacted history yields another resync item. Dropped connections resume from the last revision.
     /// </summary>
-    public async IAsyncEnumerable<MembershipChange> WatchMembersAsync(string group, long? afterRevision = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        long cursor;
-        if (afterRevision is { } after)
-        {
-            cursor = after;
-        }
-        else
-        {
-            var (members, revision) = await ListMembersWithRevisionAsync(group, cancellationToken).ConfigureAwait(false);
-            cursor = revision;
-            yield return new MembershipChange(group, revision, MembershipChange.ResyncType, null, null, members);
-        }
-
-        while (true)
-        {
-            var page = await NextPageAsync(cursor, "membership", group, cancellationToken).ConfigureAwait(false);
-            if (page.Compacted)
-            {
-                var (members, revision) = await ListMembersWithRevisionAsync(group, cancellationToken).ConfigureAwait(false);
-                cursor = Math.Max(page.ResumeAfter, revision);
-                yield return new MembershipChange(group, cursor, MembershipChange.ResyncType, null, null, members);
-                continue;
-            }
-
-            foreach (var e in NewEvents(page, ref cursor))
-            {
-                yield return new MembershipChange(group, e.Revision, e.Type, e.Subject, e.SessionId, null);
-            }
-        }
-    }
+    public IAsyncEnumerable<MembershipChange> WatchMembersAsync(string group, long? afterRevision = null, CancellationToken cancellationToken = default) =>
+        WatchWithResyncAsync(
+            "membership",
+            group,
+            afterRevision,
+            ct => ListMembersWithRevisionAsync(group, ct),
+            (members, revision) => new MembershipChange(group, revision, MembershipChange.ResyncType, null, null, members),
+            e => new MembershipChange(group, e.Revision, e.Type, e.Subject, e.SessionId, null),
+            cancellationToken);
 
     internal async Task<string> JoinGroupAsync(long sessionId, string group, string? memberId, JsonElement? metadata, CancellationToken cancellationToken)
     {

@@ -73,20 +73,13 @@ internal static class ConfigCommands
         return command;
     }
 
-    private static Command Watch(CliRuntime cli)
-    {
-        var name = Shared.Name("document");
-        var after = Shared.After();
-        var count = Shared.Count();
-        var command = new Command("watch", "Print a config document's changes until Ctrl+C, resuming without gaps after reconnects") { name, after, count };
-        command.SetAction(cli.Run(run => Shared.ForEachAsync(
-            run.Client.WatchConfigAsync(run.Get(name), run.Get(after), run.CancellationToken),
-            run.Get(count),
-            change => run.Write(change, CliJsonContext.Default.ConfigChange, output => output.WriteLine(change.IsResync
-                ? $"revision {change.Revision}  current  version {Format.Number(change.Version)}  value {Format.Json(change.Document?.Value)}"
-                : $"revision {change.Revision}  {change.Type}  version {Format.Number(change.Version)}")))));
-        return command;
-    }
+    private static Command Watch(CliRuntime cli) => Shared.Watch(
+        cli, "watch", "Print a config document's changes until Ctrl+C, resuming without gaps after reconnects", "document", resumable: true,
+        (run, name, after) => run.Client.WatchConfigAsync(name, after, run.CancellationToken),
+        CliJsonContext.Default.ConfigChange,
+        change => change.IsResync
+            ? $"revision {change.Revision}  current  version {Format.Number(change.Version)}  value {Format.Json(change.Document?.Value)}"
+            : $"revision {change.Revision}  {change.Type}  version {Format.Number(change.Version)}");
 
     private static void WriteResult(Invocation run, string verb, ConfigWriteResult written) =>
         run.Write(written, CliJsonContext.Default.ConfigWriteResult, output => output.WriteLine($"{verb} {written.Name}  version {written.Version}  revision {written.Revision}"));

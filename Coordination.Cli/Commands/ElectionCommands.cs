@@ -5,17 +5,14 @@ namespace Coordination.Cli.Commands;
 
 internal static class ElectionCommands
 {
-    public static Command Build(CliRuntime cli)
+    public static Command Build(CliRuntime cli) => new("election", "Leader elections")
     {
-        var name = Shared.Name("election");
-        var count = Shared.Count();
-        var observe = new Command("observe", "Print the leader of an election and every change of it until Ctrl+C") { name, count };
-        observe.SetAction(cli.Run(run => Shared.ForEachAsync(
-            run.Client.ObserveElectionAsync(run.Get(name), run.CancellationToken),
-            run.Get(count),
-            seen => run.Write(seen, CliJsonContext.Default.ElectionObservation, output => output.WriteLine(seen.HasLeader
+        Shared.Watch(
+            cli, "observe", "Print the leader of an election and every change of it until Ctrl+C", "election", resumable: false,
+            (run, name, _) => run.Client.ObserveElectionAsync(name, run.CancellationToken),
+            CliJsonContext.Default.ElectionObservation,
+            seen => seen.HasLeader
                 ? $"revision {seen.Revision}  leader session {seen.LeaderSessionId}  token {Format.Number(seen.Token)}  value {Format.Json(seen.Value)}"
-                : $"revision {seen.Revision}  no leader")))));
-        return new Command("election", "Leader elections") { observe };
-    }
+                : $"revision {seen.Revision}  no leader"),
+    };
 }

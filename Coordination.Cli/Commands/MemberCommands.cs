@@ -22,27 +22,11 @@ internal static class MemberCommands
         return command;
     }
 
-    private static Command Watch(CliRuntime cli)
-    {
-        var group = Shared.Name("group");
-        var after = Shared.After();
-        var count = Shared.Count();
-        var command = new Command("watch", "Print the members of a group, then every join, update and departure until Ctrl+C") { group, after, count };
-        command.SetAction(cli.Run(run => Shared.ForEachAsync(
-            run.Client.WatchMembersAsync(run.Get(group), run.Get(after), run.CancellationToken),
-            run.Get(count),
-            change => run.Write(change, CliJsonContext.Default.MembershipChange, output =>
-            {
-                if (change.Type == MembershipChange.ResyncType)
-                {
-                    var members = change.Members ?? [];
-                    output.WriteLine($"revision {change.Revision}  {members.Count} members: {string.Join(", ", members.Select(m => m.MemberId))}");
-                }
-                else
-                {
-                    output.WriteLine($"revision {change.Revision}  {change.Type}  {change.MemberId}  session {Format.Number(change.SessionId)}");
-                }
-            }))));
-        return command;
-    }
+    private static Command Watch(CliRuntime cli) => Shared.Watch(
+        cli, "watch", "Print the members of a group, then every join, update and departure until Ctrl+C", "group", resumable: true,
+        (run, group, after) => run.Client.WatchMembersAsync(group, after, run.CancellationToken),
+        CliJsonContext.Default.MembershipChange,
+        change => change.Type == MembershipChange.ResyncType
+            ? $"revision {change.Revision}  {change.Members?.Count ?? 0} members: {string.Join(", ", (change.Members ?? []).Select(m => m.MemberId))}"
+            : $"revision {change.Revision}  {change.Type}  {change.MemberId}  session {Format.Number(change.SessionId)}");
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json.Serialization.Metadata;
 using Coordination.Cli.Formatting;
 
 namespace Coordination.Cli.Commands;
@@ -20,18 +21,35 @@ internal static class Shared
 
     public static Option<long?> After() => new("--after") { Description = "Resume after this revision (default: start from the current state)" };
 
-    /// <summary>Enumerates a watch until Ctrl+C or <paramref name="count"/> items.</summary>
-    public static async Task ForEachAsync<T>(IAsyncEnumerable<T> items, int? count, Action<T> write)
+    /// <summary>
+    /// A command that prints the items of a watch, one line each (or one JSON document each with
+    /// <c>--json</c>), until Ctrl+C or <c>--count</c> items; with <paramref name="resumable"/> it takes <c>--after</c>.
+    /// </summary>
+    public static Command Watch<T>(
+        CliRuntime cli, string command, string description, string what, bool resumable,
+        Func<Invocation, string, long?, IAsyncEnumerable<T>> watch, JsonTypeInfo<T> type, Func<T, string> line)
     {
-        var written = 0;
-        await foreach (var item in items)
+        var name = Name(what);
+        var count = Count();
+        var after = After();
+        var built = new Command(command, description) { name, count };
+        if (resumable)
         {
-            write(item);
-            written++;
-            if (written == count)
-            {
-                return;
-            }
+            built.Options.Add(after);
         }
+
+        built.SetAction(cli.Run(async run =>
+        {
+            var written = 0;
+            await foreach (var item in watch(run, run.Get(name), resumable ? run.Get(after) : null))
+            {
+                run.Write(item, type, output => output.WriteLine(line(item)));
+                if (++written == run.Get(count))
+                {
+                    return;
+                }
+            }
+        }));
+        return built;
     }
 }
