@@ -24,7 +24,8 @@ public sealed class SessionLostEventArgs(string reason, Exception? error) : Even
 /// <remarks>
 /// The local deadline counts from when the last successful keep-alive was <em>sent</em>, so the client
 /// gives up no later than the silo expires the session. Operations are thread-safe. <see cref="Lost"/>
-/// handlers and <see cref="SessionLost"/> callbacks run on the keep-alive loop and must not block.
+/// handlers and <see cref="SessionLost"/> callbacks run on the thread that found the loss (usually the
+/// keep-alive loop) and must not block.
 /// </remarks>
 public sealed class CoordinationSession : IAsyncDisposable
 {
@@ -51,7 +52,7 @@ public sealed class CoordinationSession : IAsyncDisposable
         _keepAlive = keepAlive ? Task.Run(() => KeepAliveLoopAsync(_stop.Token)) : Task.CompletedTask;
     }
 
-    /// <summary>Raised once, on the keep-alive loop, when the session is lost.</summary>
+    /// <summary>Raised once when the session is lost, on the thread that found out (usually the keep-alive loop).</summary>
     public event EventHandler<SessionLostEventArgs>? Lost;
 
     public long Id { get; }

@@ -47,7 +47,7 @@ public sealed class LockHandle : IAsyncDisposable
 
     /// <summary>
     /// Releases the lock. A lock that is already gone (session lost, grant revoked) is not an error here;
-    /// other failures propagate, since the lock may still be held until the session expires.
+    /// other failures of a live session propagate, since the lock may stay held until the session expires.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
@@ -55,9 +55,9 @@ public sealed class LockHandle : IAsyncDisposable
         {
             await ReleaseAsync().ConfigureAwait(false);
         }
-        catch (CoordinationException e) when (e.IsSessionGone || e.Error is CoordinationError.LockNotHeld or CoordinationError.WrongToken)
+        catch (CoordinationException e) when (Session.LostBecause is not null || e.IsSessionGone || e.Error is CoordinationError.LockNotHeld or CoordinationError.WrongToken)
         {
-            // Nothing left to release.
+            // Nothing left to release, or nothing that can be released: the session's expiry frees the lock.
         }
     }
 }

@@ -145,7 +145,7 @@ internal sealed class CoordinationTransport
                 return (value, read);
             }
 
-            var error = await ReadProblemAsync(request, response, read.Revision, attempt).ConfigureAwait(false);
+            var error = await ReadProblemAsync(request, response, read.Revision, _options.TimeProvider, attempt).ConfigureAwait(false);
             if (error.Error == CoordinationError.NoLeader || (error.Error == CoordinationError.Unknown && error.IsTransient))
             {
                 Endpoints.Failed(endpoint);
@@ -155,7 +155,7 @@ internal sealed class CoordinationTransport
         }
     }
 
-    private static async Task<CoordinationException> ReadProblemAsync(CoordinationRequest request, HttpResponseMessage response, long? revision, CancellationToken cancellationToken)
+    private static async Task<CoordinationException> ReadProblemAsync(CoordinationRequest request, HttpResponseMessage response, long? revision, TimeProvider time, CancellationToken cancellationToken)
     {
         var status = (int)response.StatusCode;
         Problem? problem = null;
@@ -177,7 +177,7 @@ internal sealed class CoordinationTransport
         var retryAfter = response.Headers.RetryAfter switch
         {
             { Delta: { } delta } => delta,
-            { Date: { } date } => date - DateTimeOffset.UtcNow,
+            { Date: { } date } => date - time.GetUtcNow(),
             _ => (TimeSpan?)null,
         };
         return new CoordinationException(code, status, $"{request.Method} /{request.Path}: {status} {code}: {detail}", retryAfter: retryAfter) { Revision = revision };

@@ -91,6 +91,32 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Lock_acquire_with_hold_keeps_the_lock_until_cancelled_then_releases_it_and_ends_the_session()
+    {
+        var handler = new FakeHandler()
+            .Cluster("/", leader: 1)
+            .SessionCreated(7, 30_000)
+            .Json("POST", "/v1/locks/db/acquire", """{"name": "db", "token": 42}""")
+            .Json("POST", "/v1/locks/db/release", """{"name": "db", "token": 42, "waitersGranted": 0}""")
+            .Json("DELETE", "/v1/sessions/7", """{"sessionId": 7}""");
+        var root = CoordCli.Build(urls => ClientFixture.Create(handler, null, urls.Select(u => u.ToString()).ToArray()), _ => null);
+        using var output = new StringWriter();
+        using var interrupt = new CancellationTokenSource();
+
+        var holding = root.Parse(["lock", "acquire", "db", "--hold"]).InvokeAsync(new InvocationConfiguration { Output = output, Error = output }, interrupt.Token);
+        while ((await handler.NextRequestAsync()).PathAndQuery != "/v1/locks/db/acquire")
+        {
+        }
+
+        Assert.False(holding.IsCompleted);
+        await interrupt.CancelAsync();
+
+        Assert.Equal(0, await holding.WaitAsync(FakeHandler.WaitMax));
+        Assert.Equal(["/v1/cluster", "/v1/sessions", "/v1/locks/db/acquire", "/v1/locks/db/release", "/v1/sessions/7"], handler.Requests.Select(r => r.PathAndQuery));
+        Assert.StartsWith("acquired db  token 42  session 7", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Lock_acquire_on_a_busy_lock_for_an_existing_session_fails_with_the_error_code()
     {
         var handler = new FakeHandler()
