@@ -177,7 +177,10 @@ public sealed class CoordinationSession : IAsyncDisposable
     public Task<string> JoinGroupAsync(string group, string? memberId = null, JsonElement? metadata = null, CancellationToken cancellationToken = default) =>
         _client.JoinGroupAsync(Id, group, memberId, metadata, cancellationToken);
 
-    /// <summary>Stops the keep-alive and ends the session on the cluster (releasing all it holds) unless it is already lost.</summary>
+    /// <summary>
+    /// Stops the keep-alive and ends the session on the cluster (releasing all it holds) unless it is already
+    /// lost. Takes at most <see cref="CoordinationClientOptions.AttemptTimeout"/>; never throws for an unreachable cluster.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -189,11 +192,13 @@ public sealed class CoordinationSession : IAsyncDisposable
         await _keepAlive.ConfigureAwait(false);
         if (LostBecause is null)
         {
+            // Bounded: disposal must not hang on a cluster that is down; the session then expires after its TTL.
+            using var bound = new CancellationTokenSource(_client.Options.AttemptTimeout, _time);
             try
             {
-                await _client.DeleteSessionAsync(Id).ConfigureAwait(false);
+                await _client.DeleteSessionAsync(Id, bound.Token).ConfigureAwait(false);
             }
-            catch (CoordinationException)
+            catch (Exception e) when (e is CoordinationException || (e is OperationCanceledException && bound.IsCancellationRequested))
             {
                 // Gone already, or unreachable: either way it expires on its own after its TTL.
             }
