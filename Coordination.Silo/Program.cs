@@ -6,11 +6,20 @@ using Coordination.Silo.Diagnostics;
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
 builder.Configuration.AddCommandLine(args, SiloOptions.SwitchMappings);
 builder.Services.Configure<SiloOptions>(builder.Configuration.GetSection(SiloOptions.Section));
-builder.Logging.AddSimpleConsole(o =>
+// Structured logs: one JSON object per line with `--Logging:Format json` (for log shippers), else one readable line.
+builder.Logging.ClearProviders();
+if (builder.Configuration["Logging:Format"] == "json")
 {
-    o.SingleLine = true;
-    o.TimestampFormat = "HH:mm:ss.fff ";
-});
+    builder.Logging.AddJsonConsole(o => o.TimestampFormat = "O");
+}
+else
+{
+    builder.Logging.AddSimpleConsole(o =>
+    {
+        o.SingleLine = true;
+        o.TimestampFormat = "HH:mm:ss.fff ";
+    });
+}
 
 // Listen where the membership says this silo serves clients, unless ASPNETCORE_URLS says otherwise.
 var settings = builder.Configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();

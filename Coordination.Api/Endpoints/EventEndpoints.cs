@@ -116,7 +116,6 @@ internal static class EventEndpoints
 
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
-        var writer = http.Response.BodyWriter;
         var aborted = http.RequestAborted;
         try
         {
@@ -154,8 +153,6 @@ internal static class EventEndpoints
         {
             // The watcher went away.
         }
-
-        _ = writer;
     }
 
     private static WatcherSlot? Enter()

@@ -72,8 +72,10 @@ public sealed partial class RaftHost
             }
 
             stopping.ThrowIfCancellationRequested();
-            for (var taken = 0; taken < _options.InboxItemsPerRoundMax && _inbox.Reader.TryRead(out var work); taken++)
+            long entryBytes = 0;
+            for (var taken = 0; taken < _options.InboxItemsPerRoundMax && entryBytes < _options.EntryBytesPerRoundMax && _inbox.Reader.TryRead(out var work); taken++)
             {
+                entryBytes += EntryBytes(work);
                 Handle(work, proposals, reads);
             }
 
@@ -140,6 +142,14 @@ public sealed partial class RaftHost
                 break;
         }
     }
+
+    /// <summary>What a request adds to the next log write.</summary>
+    private static long EntryBytes(Work work) => work switch
+    {
+        StepWork { Message.Entries: var entries } => entries.Sum(e => (long)e.SizeBytes),
+        ProposalWaiter proposal => proposal.Command.Length + EntryEnvelope.HeaderBytes + LogEntry.HeaderBytes,
+        _ => 0,
+    };
 
     private static TaskCompletionSource<bool> CompleteWith<T>(TaskCompletionSource<T> target, T value)
     {

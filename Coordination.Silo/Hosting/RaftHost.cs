@@ -23,6 +23,12 @@ public sealed record RaftHostOptions
     /// <summary>Requests handled in one round of the loop (and so batched into one proposal and one sync).</summary>
     public int InboxItemsPerRoundMax { get; init; } = 4_096;
 
+    /// <summary>
+    /// Bytes of entries (appends from the leader, or proposals) taken in one round, and so written in
+    /// one log record; must stay well under the write-ahead log's record limit.
+    /// </summary>
+    public long EntryBytesPerRoundMax { get; init; } = 4 << 20;
+
     /// <summary>Applied entries kept in the log before the state is snapshotted and the log compacted.</summary>
     public ulong SnapshotEveryEntries { get; init; } = 10_000;
 
@@ -139,7 +145,10 @@ public sealed partial class RaftHost : IAsyncDisposable
     {
         var read = new ReadWork(() => query(), linearizable, _time.GetTimestamp());
         Enqueue(read, read.Completion, cancellation);
-        return read.Completion.Task.ContinueWith(t => (T)t.Result!, cancellation, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return Typed(read.Completion.Task);
+
+        // Awaiting (not .Result) keeps the original exception type for the caller.
+        static async Task<T> Typed(Task<object?> task) => (T)(await task)!;
     }
 
     /// <summary>Proposes a one-server membership change and completes when it is applied here.</summary>
@@ -162,7 +171,8 @@ public sealed partial class RaftHost : IAsyncDisposable
     {
         if (cancellation.CanBeCanceled)
         {
-            cancellation.Register(() => completion.TrySetCanceled(cancellation));
+            var registration = cancellation.Register(() => completion.TrySetCanceled(cancellation));
+            completion.Task.ContinueWith(_ => registration.Dispose(), TaskScheduler.Default);
         }
 
         if (!_inbox.Writer.TryWrite(work))

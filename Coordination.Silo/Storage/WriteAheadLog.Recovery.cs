@@ -23,6 +23,9 @@ public sealed partial class WriteAheadLog
         var walDirectory = Path.Combine(directory, "wal");
         fileSystem.CreateDirectory(walDirectory);
         var snapshots = new SnapshotStore(fileSystem, Path.Combine(directory, "snapshots"), options.SnapshotsKeptMax, options.SnapshotBytesMax);
+
+        // The two subdirectories' own names must be durable too.
+        fileSystem.SyncDirectory(directory);
         return new WriteAheadLog(fileSystem, walDirectory, options, snapshots, logger);
     }
 
@@ -60,8 +63,15 @@ public sealed partial class WriteAheadLog
             }
         }
 
+        (_durableHardState, _durableSnapshot) = (replay.HardState, (replay.BaseIndex, replay.BaseTerm));
         var corrupt = new List<string>();
-        (Snapshot, HardState, _entries) = Reconcile(replay, snapshots, corrupt, logger);
+        var (snapshot, hardState, entries) = Reconcile(replay, snapshots, corrupt, logger);
+        if (!snapshot.IsEmpty)
+        {
+            _memory.InstallSnapshot(snapshot);
+        }
+
+        _memory.Save(hardState, entries);
 
         if (_segments.Count == 0)
         {
@@ -282,7 +292,7 @@ public sealed partial class WriteAheadLog
     /// recorded snapshot point, or, if that one is corrupt or missing, an older one whose gap the
     /// entries still on disk cover. Corrupt snapshots are quarantined and never loaded.
     /// </summary>
-    private static (Snapshot, HardState, List<LogEntry>) Reconcile(Replay replay, SnapshotStore store, List<string> corrupt, ILogger logger)
+    private static (Snapshot Snapshot, HardState HardState, List<LogEntry> Entries) Reconcile(Replay replay, SnapshotStore store, List<string> corrupt, ILogger logger)
     {
         var quarantine = new List<SnapshotStore.StoredSnapshot>();
         var candidates = store.List().Select(stored => ((SnapshotStore.StoredSnapshot?)stored, (Snapshot?)null)).Append((null, Snapshot.Empty));
@@ -303,7 +313,7 @@ public sealed partial class WriteAheadLog
 
             var (index, term) = (snapshot!.Metadata.Index, snapshot.Metadata.Term);
             var holdsMatchingEntry = index >= replay.Start && index <= replay.Last && replay.Entries[(int)(index - replay.Start)].Term == term;
-            var entries = new List<LogEntry> { new(index, term, EntryKind.NoOp, []) };
+            var entries = new List<LogEntry>();
             if (index >= replay.BaseIndex)
             {
                 if (index == replay.BaseIndex && index > 0 && term != replay.BaseTerm)
@@ -343,9 +353,11 @@ public sealed partial class WriteAheadLog
                 store.Quarantine(bad);
             }
 
-            // A snapshot holds only committed state. The log's frames carry the commit index for every
-            // snapshot they record; one the log never recorded raises it as installation would.
-            var hardState = index > replay.BaseIndex && replay.HardState.Commit < index ? replay.HardState with { Commit = index } : replay.HardState;
+            // A snapshot the log never recorded ends up as if its operation had completed: one that
+            // continues the log as a compaction (commit unchanged), any other as an installation,
+            // which raises the commit index to the snapshot (a snapshot holds only committed state).
+            var installed = index > replay.BaseIndex && !holdsMatchingEntry;
+            var hardState = installed && replay.HardState.Commit < index ? replay.HardState with { Commit = index } : replay.HardState;
             return (snapshot, hardState, entries);
         }
 

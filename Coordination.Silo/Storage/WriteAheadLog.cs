@@ -22,8 +22,12 @@ public sealed partial class WriteAheadLog : ILogStorage, IDisposable
 
     private readonly FrameWriter _frame = new();
 
-    // _entries[0] is a sentinel at the snapshot's index and term, as in MemoryLogStorage.
-    private readonly List<LogEntry> _entries;
+    private readonly MemoryLogStorage _memory = new();
+
+    // The state the frames on disk add up to, as recovery replays them. A new segment's start frame
+    // records it, so the state seen from both sides of a rotation is the same.
+    private HardState _durableHardState;
+    private (ulong Index, ulong Term) _durableSnapshot;
 
     // Segments oldest first; the last one is active.
     private readonly List<Segment> _segments;
@@ -42,70 +46,38 @@ public sealed partial class WriteAheadLog : ILogStorage, IDisposable
         public ulong EntryIndexMax { get; set; }
     }
 
-    public HardState HardState { get; private set; }
-
-    public Snapshot Snapshot { get; private set; }
-
     /// <summary>What recovery found when this log was opened.</summary>
     public RecoveryReport Recovery { get; }
 
-    private ulong Offset => _entries[0].Index;
+    public HardState HardState => Memory.HardState;
 
-    public ulong FirstIndex => Offset + 1;
+    public Snapshot Snapshot => Memory.Snapshot;
 
-    public ulong LastIndex => Offset + (ulong)_entries.Count - 1;
+    public ulong FirstIndex => Memory.FirstIndex;
 
-    public ulong Term(ulong index)
+    public ulong LastIndex => Memory.LastIndex;
+
+    public ulong Term(ulong index) => Memory.Term(index);
+
+    public IReadOnlyList<LogEntry> Entries(ulong low, ulong high, long maxBytes) => Memory.Entries(low, high, maxBytes);
+
+    /// <summary>
+    /// The in-memory index: the same state as the files, kept by the in-memory twin itself, so reads
+    /// and argument checks are exactly those of <see cref="MemoryLogStorage"/>. Unreadable after a
+    /// failed write or sync, when it may be ahead of the disk.
+    /// </summary>
+    private MemoryLogStorage Memory
     {
-        Invariant.Require(index >= Offset && index <= LastIndex, $"term of {index} asked outside [{Offset}, {LastIndex}]");
-        return _entries[(int)(index - Offset)].Term;
-    }
-
-    public IReadOnlyList<LogEntry> Entries(ulong low, ulong high, long maxBytes)
-    {
-        Invariant.Require(low >= FirstIndex && high <= LastIndex + 1 && low <= high, $"entries [{low}, {high}) asked outside [{FirstIndex}, {LastIndex}]");
-        var result = new List<LogEntry>((int)Math.Min(high - low, 1024));
-        long bytes = 0;
-        for (var index = low; index < high; index++)
+        get
         {
-            var entry = _entries[(int)(index - Offset)];
-            bytes += entry.SizeBytes;
-            if (result.Count > 0 && bytes > maxBytes)
-            {
-                break;
-            }
-
-            result.Add(entry);
+            ThrowIfFailed();
+            return _memory;
         }
-
-        return result;
     }
 
     public void Save(HardState? hardState, IReadOnlyList<LogEntry> entries)
     {
-        ThrowIfFailed();
-        if (hardState is { } state)
-        {
-            Invariant.Require(state.Term >= HardState.Term, "the term never goes back");
-        }
-
-        if (entries.Count == 0 && (hardState is null || hardState == HardState))
-        {
-            return;
-        }
-
-        ulong first = 0;
-        if (entries.Count > 0)
-        {
-            first = entries[0].Index;
-            Invariant.Require(first > Offset, $"append at {first} would overwrite the snapshot at {Offset}");
-            Invariant.Require(first <= LastIndex + 1, $"append at {first} leaves a gap after {LastIndex}");
-            for (var i = 0; i < entries.Count; i++)
-            {
-                Invariant.Require(entries[i].Index == first + (ulong)i, "appended entries must be contiguous");
-            }
-        }
-
+        var unchanged = entries.Count == 0 && (hardState is null || hardState == HardState);
         _frame.Begin(FrameKind.Save);
         _frame.U8(hardState is null ? (byte)0 : (byte)1);
         _frame.HardState(hardState ?? HardState.Empty);
@@ -120,61 +92,50 @@ public sealed partial class WriteAheadLog : ILogStorage, IDisposable
             throw new ArgumentException($"a save of {entries.Count} entries takes {_frame.PayloadBytes} bytes, over RecordBytesMax {_options.RecordBytesMax}; nothing was written");
         }
 
-        AppendFrame(_frame, entries.Count > 0 ? entries[^1].Index : 0);
-
-        if (hardState is { } saved)
+        // The twin checks the arguments (and throws before anything is written); then the frame
+        // makes its new state durable before Save returns.
+        Memory.Save(hardState, entries);
+        if (!unchanged)
         {
-            HardState = saved;
-        }
-
-        if (entries.Count > 0)
-        {
-            _entries.RemoveRange((int)(first - Offset), _entries.Count - (int)(first - Offset));
-            _entries.AddRange(entries);
+            Durably(() => AppendFrame(_frame, entries.Count > 0 ? entries[^1].Index : 0));
+            _durableHardState = hardState ?? _durableHardState;
         }
     }
 
     public void InstallSnapshot(Snapshot snapshot)
     {
-        ThrowIfFailed();
-        var meta = snapshot.Metadata;
-        Invariant.Require(meta.Index > Offset, "an installed snapshot must be newer than the one held");
-        var hardState = HardState.Commit < meta.Index ? HardState with { Commit = meta.Index } : HardState;
+        Memory.InstallSnapshot(snapshot);
 
         // The snapshot is durable before the log says it exists; a crash in between leaves a newer
         // snapshot than the log records, which recovery adopts (docs/storage.md, "Recovery").
-        _snapshots.Save(snapshot);
-        _frame.Begin(FrameKind.SnapshotInstalled);
-        _frame.U64(meta.Index);
-        _frame.U64(meta.Term);
-        _frame.HardState(hardState);
-        AppendFrame(_frame, 0);
-
-        _entries.Clear();
-        _entries.Add(new LogEntry(meta.Index, meta.Term, EntryKind.NoOp, []));
-        Snapshot = snapshot;
-        HardState = hardState;
-        DeleteSegmentsCoveredBySnapshot();
-        _snapshots.Prune();
+        Durably(() =>
+        {
+            _snapshots.Save(snapshot);
+            _frame.Begin(FrameKind.SnapshotInstalled);
+            _frame.U64(snapshot.Metadata.Index);
+            _frame.U64(snapshot.Metadata.Term);
+            _frame.HardState(_memory.HardState);
+            AppendFrame(_frame, 0);
+            (_durableHardState, _durableSnapshot) = (_memory.HardState, (snapshot.Metadata.Index, snapshot.Metadata.Term));
+            DeleteSegmentsCoveredBySnapshot();
+            _snapshots.Prune();
+        });
     }
 
     public void Compact(SnapshotMetadata metadata, byte[] data)
     {
-        ThrowIfFailed();
-        Invariant.Require(metadata.Index > Offset && metadata.Index <= LastIndex, $"compaction to {metadata.Index} outside ({Offset}, {LastIndex}]");
-        Invariant.Require(Term(metadata.Index) == metadata.Term, "a snapshot's term must match the entry it replaces");
-        var snapshot = new Snapshot(metadata, data);
-        _snapshots.Save(snapshot);
-        _frame.Begin(FrameKind.Compacted);
-        _frame.U64(metadata.Index);
-        _frame.U64(metadata.Term);
-        AppendFrame(_frame, 0);
-
-        _entries.RemoveRange(0, (int)(metadata.Index - Offset));
-        _entries[0] = new LogEntry(metadata.Index, metadata.Term, EntryKind.NoOp, []);
-        Snapshot = snapshot;
-        DeleteSegmentsCoveredBySnapshot();
-        _snapshots.Prune();
+        Memory.Compact(metadata, data);
+        Durably(() =>
+        {
+            _snapshots.Save(_memory.Snapshot);
+            _frame.Begin(FrameKind.Compacted);
+            _frame.U64(metadata.Index);
+            _frame.U64(metadata.Term);
+            AppendFrame(_frame, 0);
+            _durableSnapshot = (metadata.Index, metadata.Term);
+            DeleteSegmentsCoveredBySnapshot();
+            _snapshots.Prune();
+        });
     }
 
     public void Dispose() => _active.Dispose();
@@ -192,19 +153,9 @@ public sealed partial class WriteAheadLog : ILogStorage, IDisposable
             Rotate();
         }
 
-        try
-        {
-            Preallocate(_writeOffset + frame.Length);
-            _active.Write(_writeOffset, frame);
-            _active.Sync();
-        }
-        catch (IOException)
-        {
-            // After a failed write or sync the file's contents are unknown: refuse further writes
-            // rather than acknowledge data that may not be on disk. Reopening recovers.
-            _failed = true;
-            throw;
-        }
+        Preallocate(_writeOffset + frame.Length);
+        _active.Write(_writeOffset, frame);
+        _active.Sync();
 
         _writeOffset += frame.Length;
         var segment = _segments[^1];
@@ -253,9 +204,9 @@ public sealed partial class WriteAheadLog : ILogStorage, IDisposable
         start.U32(WalFormat.SegmentMagic);
         start.U32(WalFormat.FormatVersion);
         start.U64(sequence);
-        start.HardState(HardState);
-        start.U64(Snapshot.Metadata.Index);
-        start.U64(Snapshot.Metadata.Term);
+        start.HardState(_durableHardState);
+        start.U64(_durableSnapshot.Index);
+        start.U64(_durableSnapshot.Term);
         AppendFrame(start, 0);
         _fileSystem.SyncDirectory(_walDirectory);
     }
@@ -264,7 +215,7 @@ public sealed partial class WriteAheadLog : ILogStorage, IDisposable
     private void DeleteSegmentsCoveredBySnapshot()
     {
         var deleted = 0;
-        while (_segments.Count > 1 && _segments[0].EntryIndexMax <= Snapshot.Metadata.Index)
+        while (_segments.Count > 1 && _segments[0].EntryIndexMax <= _memory.Snapshot.Metadata.Index)
         {
             _fileSystem.Delete(_segments[0].Path);
             _segments.RemoveAt(0);
@@ -274,6 +225,25 @@ public sealed partial class WriteAheadLog : ILogStorage, IDisposable
         if (deleted > 0)
         {
             _fileSystem.SyncDirectory(_walDirectory);
+        }
+    }
+
+    /// <summary>
+    /// Runs the durable half of an operation whose in-memory half is done. If it fails, the files'
+    /// contents are unknown and the memory may be ahead of them: the log refuses every further call,
+    /// reads included, rather than serve or acknowledge state that may not be on disk ("fsyncgate").
+    /// Reopening recovers from what is on disk.
+    /// </summary>
+    private void Durably(Action write)
+    {
+        try
+        {
+            write();
+        }
+        catch
+        {
+            _failed = true;
+            throw;
         }
     }
 

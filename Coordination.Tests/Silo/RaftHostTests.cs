@@ -120,3 +120,28 @@ public sealed class RaftHostTests : IAsyncLifetime
         Assert.True(_silos[next.Status.NodeId].State.LeaderTakeovers >= 1);
     }
 }
+
+/// <summary>A host that cannot reach its peers: no leader, ever.</summary>
+public sealed class LeaderlessRaftHostTests : IAsyncLifetime
+{
+    private RaftHost _host = null!;
+
+    public Task InitializeAsync()
+    {
+        var log = new MemoryLogStorage();
+        RaftNode.Bootstrap(log, new Membership([1, 2, 3], []));
+        _host = new RaftHost(new RaftHostOptions { NodeId = 1, TickInterval = TimeSpan.FromMilliseconds(5) }, log, new CounterStateMachine(), _ => { }, TimeProvider.System, NullLogger.Instance);
+        _host.Start();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    [Fact]
+    public async Task A_linearizable_read_without_a_leader_fails_with_not_leader_and_a_stale_read_is_served()
+    {
+        await Assert.ThrowsAsync<NotLeaderException>(() => _host.QueryAsync(() => 1, linearizable: true).WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(7, await _host.QueryAsync(() => 7, linearizable: false).WaitAsync(TimeSpan.FromSeconds(10)));
+        await Assert.ThrowsAsync<NotLeaderException>(() => _host.ProposeAsync(CounterStateMachine.Command(1)).WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+}

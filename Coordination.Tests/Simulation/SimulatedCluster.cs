@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
 using Coordination.Consensus;
+using Coordination.Silo.Storage;
+using Coordination.Tests.Storage;
 
 namespace Coordination.Tests.Simulation;
 
@@ -21,7 +23,14 @@ public sealed class SimulatedNode(ulong id)
 {
     public ulong Id { get; } = id;
 
-    public MemoryLogStorage Storage { get; set; } = new();
+    /// <summary>The node's log; null while a node with a simulated disk is down.</summary>
+    public ILogStorage? Storage { get; set; } = new MemoryLogStorage();
+
+    /// <summary>With disk faults: the node's disk, which outlives crashes.</summary>
+    public SimulatedFileSystem? Disk { get; set; }
+
+    /// <summary>Its disk was found corrupt at start: it refuses to start, for good.</summary>
+    public bool Corrupted { get; set; }
 
     public RaftNode? Raft { get; set; }
 
@@ -38,6 +47,9 @@ public sealed class SimulatedNode(ulong id)
     public long PausedUntil { get; set; }
 
     public CrashPoint? PendingCrash { get; set; }
+
+    /// <summary>Bits flipped in this node's synced files while it was down.</summary>
+    public int BitsFlipped { get; set; }
 
     /// <summary>A crash scheduled at a tick (used to kill new leaders mid-replication).</summary>
     public long CrashAt { get; set; } = long.MaxValue;
@@ -102,9 +114,15 @@ public sealed class SimulatedCluster
         {
             var node = new SimulatedNode(id);
             _nodes[id] = node;
+            if (options.DiskFaults)
+            {
+                node.Disk = new SimulatedFileSystem((int)(_random.NextUInt64() & int.MaxValue));
+                node.Storage = OpenWal(node.Disk);
+            }
+
             if (founders.IsVoter(id))
             {
-                RaftNode.Bootstrap(node.Storage, founders);
+                RaftNode.Bootstrap(node.Storage!, founders);
                 Start(node);
             }
         }
@@ -194,21 +212,59 @@ public sealed class SimulatedCluster
         }
     }
 
+    private static readonly WriteAheadLogOptions SimulatedWalOptions = new()
+    {
+        SegmentBytes = 8 << 20,
+        RecordBytesMax = 4 << 20,
+        PreallocateBytes = 0,
+        SnapshotsKeptMax = 2,
+    };
+
+    private static WriteAheadLog OpenWal(SimulatedFileSystem disk) => WriteAheadLog.Open(disk, "/silo", SimulatedWalOptions);
+
+    /// <summary>Disk-fault runs: recovery found corruption, and the node refuses to start for good.</summary>
+    public int CorruptedNodes => _nodes.Values.Count(n => n.Corrupted);
+
+    public int BitFlips { get; private set; }
+
     private void Start(SimulatedNode node)
     {
         node.Started = true;
         node.RestartAt = long.MaxValue;
         node.PendingCrash = null;
+        if (node.Disk is not null && node.Storage is null)
+        {
+            try
+            {
+                node.Storage = OpenWal(node.Disk);
+            }
+            catch (StorageCorruptionException)
+            {
+                // The node refuses to start with data it cannot trust; it never votes or serves again.
+                node.Corrupted = true;
+                node.Decommissioned = true;
+                return;
+            }
+        }
+
         var options = new RaftOptions { NodeId = node.Id, ElectionTicks = _options.ElectionTicks, HeartbeatTicks = 1, InflightAppendsMax = _options.InflightAppendsMax, AppendBytesMax = _options.AppendBytesMax };
-        node.Raft = new RaftNode(options, node.Storage, new SplitMixRandom(_random.NextUInt64()));
-        node.State = ChainState.Decode(node.Storage.Snapshot.Data);
+        node.Raft = new RaftNode(options, node.Storage!, new SplitMixRandom(_random.NextUInt64()));
+        node.State = ChainState.Decode(node.Storage!.Snapshot.Data);
         _checker.ObserveSnapshotLoaded(node.Id, node.State);
     }
 
     private void Crash(SimulatedNode node)
     {
-        // Everything not in storage is gone: the node's unstable log, its state machine, its requests.
+        // Everything not in storage is gone: the node's unstable log, its state machine, its requests;
+        // on a simulated disk, also whatever was written but not synced (and the last write may tear).
         node.Raft = null;
+        if (node.Disk is not null && node.Storage is WriteAheadLog wal)
+        {
+            wal.Dispose();
+            node.Storage = null;
+            node.Disk.Crash(tear: _random.Chance(0.5));
+        }
+
         node.PendingCrash = null;
         node.CrashAt = long.MaxValue;
         node.RestartAt = Now + _random.Next(1, 8 * _options.ElectionTicks);
@@ -274,10 +330,10 @@ public sealed class SimulatedCluster
 
             if (ready.Snapshot is { } snapshot)
             {
-                node.Storage.InstallSnapshot(snapshot);
+                node.Storage!.InstallSnapshot(snapshot);
             }
 
-            node.Storage.Save(ready.HardState, ready.Entries);
+            node.Storage!.Save(ready.HardState, ready.Entries);
             if (node.PendingCrash == CrashPoint.AfterPersist)
             {
                 Crash(node);
@@ -365,8 +421,7 @@ public sealed class SimulatedCluster
 
     private void MaybeCompact(SimulatedNode node)
     {
-        var storage = node.Storage;
-        if (node.Raft is not { } raft || node.State.Index < storage.FirstIndex || node.State.Index - storage.FirstIndex + 1 < (ulong)_options.CompactionThreshold)
+        if (node.Storage is not { } storage || node.Raft is not { } raft || node.State.Index < storage.FirstIndex || node.State.Index - storage.FirstIndex + 1 < (ulong)_options.CompactionThreshold)
         {
             return;
         }
@@ -460,6 +515,11 @@ public sealed class SimulatedCluster
             }
         }
 
+        if (_random.Chance(_options.BitFlipRatePerTick))
+        {
+            FlipBitOnAStoppedDisk();
+        }
+
         if (_random.Chance(_options.PauseRatePerTick) && RandomUpNode() is { } paused)
         {
             // Pauses up to three election timeouts: long enough for a paused leader to be deposed.
@@ -504,6 +564,40 @@ public sealed class SimulatedCluster
                 leader.TransferLeadership(voters[_random.Next(0, voters.Length)]);
             }
         }
+    }
+
+    /// <summary>
+    /// Flips one bit in the synced first half of a file of a stopped node, so it lands in data, not in
+    /// a torn tail. Only one node per run is hit, so a quorum always survives.
+    /// </summary>
+    private void FlipBitOnAStoppedDisk()
+    {
+        var victims = _nodes.Values.Where(n => n.Disk is not null && !n.IsUp && n.Started && !n.Decommissioned).ToArray();
+        var alreadyHit = _nodes.Values.FirstOrDefault(n => n.BitsFlipped > 0 || n.Corrupted);
+        if (alreadyHit is not null)
+        {
+            victims = victims.Where(v => v == alreadyHit).ToArray();
+        }
+
+        if (victims.Length == 0)
+        {
+            return;
+        }
+
+        var victim = victims[_random.Next(0, victims.Length)];
+        var files = new[] { "/silo/wal", "/silo/snapshots" }
+            .SelectMany(d => victim.Disk!.ListFiles(d).Select(f => d + "/" + f))
+            .Where(f => victim.Disk!.Exists(f) && victim.Disk.LengthOf(f) >= 64)
+            .ToArray();
+        if (files.Length == 0)
+        {
+            return;
+        }
+
+        var file = files[_random.Next(0, files.Length)];
+        victim.Disk!.FlipBit(file, _random.Next(0, (int)(victim.Disk.LengthOf(file) / 2)), _random.Next(0, 8));
+        victim.BitsFlipped++;
+        BitFlips++;
     }
 
     private void Partition()
@@ -660,7 +754,7 @@ public sealed class SimulatedCluster
             node.PausedUntil = 0;
             node.PendingCrash = null;
             node.CrashAt = long.MaxValue;
-            if (node.Started && !node.IsUp)
+            if (node.Started && !node.IsUp && !node.Decommissioned)
             {
                 Start(node);
             }
@@ -708,7 +802,7 @@ public sealed class SimulatedCluster
     {
         for (var tick = 0; tick < ConvergenceTicksMax; tick++)
         {
-            if (Leader()?.Raft is { } raft && raft.Membership.All.Select(id => _nodes[id]).All(n => n.Raft is { } r && r.CommitIndex == raft.CommitIndex && n.State.Index == raft.CommitIndex))
+            if (Leader()?.Raft is { } raft && LiveMembers(raft).All(n => n.Raft is { } r && r.CommitIndex == raft.CommitIndex && n.State.Index == raft.CommitIndex))
             {
                 return;
             }
@@ -719,12 +813,15 @@ public sealed class SimulatedCluster
         _checker.Fail($"convergence: members did not catch up with the leader within {ConvergenceTicksMax} ticks after healing ({DescribeNodes()})");
     }
 
+    /// <summary>The members a healed cluster must bring up to date: all but those that refused to start.</summary>
+    private IEnumerable<SimulatedNode> LiveMembers(RaftNode leader) => leader.Membership.All.Select(id => _nodes[id]).Where(n => !n.Corrupted);
+
     private string DescribeNodes() => "nodes: " + string.Join("; ", _nodes.Values.Where(n => n.Started).Select(Describe));
 
     private void CheckFinalAgreement()
     {
         var leader = Leader()!.Raft!;
-        var members = leader.Membership.All.Select(id => _nodes[id]).ToArray();
+        var members = LiveMembers(leader).ToArray();
         foreach (var node in members)
         {
             if (node.State.Index != members[0].State.Index || node.State.Chain != members[0].State.Chain)
@@ -743,7 +840,7 @@ public sealed class SimulatedCluster
 
     private void CheckLogMatching()
     {
-        var logs = _nodes.Values.Where(n => n.Started).Select(n => (n.Id, (ILogStorageReader)n.Storage)).ToArray();
+        var logs = _nodes.Values.Where(n => n.Started && n.Storage is not null).Select(n => (n.Id, (ILogStorageReader)n.Storage!)).ToArray();
         SafetyChecker.CheckLogMatching(logs);
         foreach (var id in _removalsPending.ToArray())
         {
@@ -765,10 +862,10 @@ public sealed class SimulatedCluster
         n.Raft is { } r
             ? $"{n.Id}:{r.Role} t{r.Term} lead{r.Leader} commit{r.CommitIndex} last{r.LastIndex} first{r.FirstIndex} applied{n.State.Index} {r.Membership}" +
               (r.Role == RaftRole.Leader ? " progress " + string.Join(",", r.Membership.All.Select(id => $"{id}={r.ProgressOf(id)}")) : "")
-            : $"{n.Id}:down";
+            : $"{n.Id}:{(n.Corrupted ? "corrupt" : "down")}";
 
     /// <summary>A one-line summary of the run, for the test log.</summary>
     public string Summary() =>
         $"ticks={Now} leaders={_checker.LeadersElected} committed={_checker.CommittedMax} writes={WritesAcknowledged} reads={ReadsCompleted} " +
-        $"crashes={Crashes} membership={MembershipChanges} sent={Network.MessagesSent} delivered={Network.MessagesDelivered} liveness={LivenessTicks}";
+        $"crashes={Crashes} membership={MembershipChanges} flips={BitFlips} corrupt={CorruptedNodes} sent={Network.MessagesSent} delivered={Network.MessagesDelivered} liveness={LivenessTicks}";
 }

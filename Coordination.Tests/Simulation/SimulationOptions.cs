@@ -55,6 +55,15 @@ public sealed record SimulationOptions
 
     public double ReadRatePerTick { get; init; } = 0.3;
 
+    /// <summary>
+    /// Nodes keep their log in the real write-ahead log over a simulated disk: a crash loses unsynced
+    /// writes and may tear the last one, and stopped nodes can have bits flipped in synced data.
+    /// </summary>
+    public bool DiskFaults { get; init; }
+
+    /// <summary>With <see cref="DiskFaults"/>: chance per tick of flipping a bit in a stopped node's files.</summary>
+    public double BitFlipRatePerTick { get; init; }
+
     /// <summary>Control runs only: serve reads from the local state without ReadIndex (must be caught as stale).</summary>
     public bool UnsafeLocalReads { get; init; }
 
@@ -81,6 +90,8 @@ public sealed record SimulationOptions
             CompactionThreshold = random.Next(8, 200),
             ProposalRatePerTick = 0.2 + Pick(0.8),
             ReadRatePerTick = Pick(0.6),
+            DiskFaults = random.Chance(0.4),
+            BitFlipRatePerTick = Pick(0.01),
             AppendBytesMax = random.Next(0, 3) switch { 0 => 40, 1 => 256, _ => 4096 },
             InflightAppendsMax = random.Next(1, 17),
         };
@@ -89,5 +100,5 @@ public sealed record SimulationOptions
     public override string ToString() =>
         $"voters={Voters} spares={Spares} ticks={FaultTicks} drop={DropRate:0.###} dup={DuplicateRate:0.###} delay={DelayTicksMax} " +
         $"crash={CrashRatePerTick:0.####} partition={PartitionRatePerTick:0.####} membership={MembershipChangeRatePerTick:0.####} " +
-        $"transfer={TransferRatePerTick:0.####} pause={PauseRatePerTick:0.####} leaderCrash={NewLeaderCrashRate:0.##} compact={CompactionThreshold} appendBytes={AppendBytesMax} inflight={InflightAppendsMax}";
+        $"transfer={TransferRatePerTick:0.####} pause={PauseRatePerTick:0.####} leaderCrash={NewLeaderCrashRate:0.##} compact={CompactionThreshold} appendBytes={AppendBytesMax} inflight={InflightAppendsMax} disk={(DiskFaults ? "wal" : "memory")} flips={BitFlipRatePerTick:0.####}";
 }

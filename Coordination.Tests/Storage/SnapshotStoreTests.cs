@@ -29,6 +29,14 @@ public class SnapshotStoreTests
         return log;
     }
 
+    /// <summary>A log of entries 1..<paramref name="last"/>, then a snapshot saved as Compact or InstallSnapshot would, and a crash before the log recorded it.</summary>
+    private WriteAheadLog ReopenAfterSavingAnUnrecordedSnapshot(ulong last, SnapshotMetadata metadata)
+    {
+        LogWithEntries(last);
+        new SnapshotStore(_disk, s_snapshots, 2, s_options.SnapshotBytesMax).Save(new Snapshot(metadata, [(byte)metadata.Index]));
+        return Reopen();
+    }
+
     private string SnapshotFile(ulong index) => Path.Combine(s_snapshots, _disk.ListFiles(s_snapshots).Single(n => n.StartsWith($"{index:D20}-", StringComparison.Ordinal)));
 
     [Fact]
@@ -114,11 +122,7 @@ public class SnapshotStoreTests
     [Fact]
     public void A_snapshot_saved_just_before_a_crash_that_the_log_never_recorded_is_adopted()
     {
-        var log = LogWithEntries(20);
-        var store = new SnapshotStore(_disk, s_snapshots, 2, s_options.SnapshotBytesMax);
-        store.Save(new Snapshot(new SnapshotMetadata(12, 1, s_members), [12]));
-
-        log = Reopen();
+        var log = ReopenAfterSavingAnUnrecordedSnapshot(20, new SnapshotMetadata(12, 1, s_members));
         Assert.Equal(12ul, log.Snapshot.Metadata.Index);
         LogStorageContract.AssertEntries(LogStorageContract.Run(13, 20, 1), log.Entries(13, 21, long.MaxValue));
     }
@@ -127,11 +131,7 @@ public class SnapshotStoreTests
     public void An_unrecorded_snapshot_from_another_history_replaces_the_log_and_raises_the_commit_index()
     {
         // Raft §7: a log that does not hold the snapshot's last entry is discarded.
-        var log = LogWithEntries(20);
-        var store = new SnapshotStore(_disk, s_snapshots, 2, s_options.SnapshotBytesMax);
-        store.Save(new Snapshot(new SnapshotMetadata(15, 2, s_members), [15]));
-
-        log = Reopen();
+        var log = ReopenAfterSavingAnUnrecordedSnapshot(20, new SnapshotMetadata(15, 2, s_members));
         Assert.Equal(16ul, log.FirstIndex);
         Assert.Equal(15ul, log.LastIndex);
         Assert.Equal(new HardState(1, 1, 15), log.HardState);

@@ -1,0 +1,39 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Coordination.Bench;
+
+/// <summary>One measured run: a workload at one concurrency.</summary>
+public sealed record LoadResult(
+    string Workload,
+    int Clients,
+    long Operations,
+    long Errors,
+    double Seconds,
+    double OpsPerSecond,
+    double P50Ms,
+    double P99Ms,
+    double P999Ms,
+    double CpuSeconds,
+    string? Note = null)
+{
+    /// <summary>Summarises per-operation latencies (Stopwatch ticks).</summary>
+    public static LoadResult From(string workload, int clients, List<long> latencies, long errors, TimeSpan elapsed, double cpuSeconds, string? note = null)
+    {
+        latencies.Sort();
+        double Percentile(double p) => latencies.Count == 0 ? double.NaN
+            : latencies[Math.Min(latencies.Count - 1, (int)Math.Ceiling(p * latencies.Count) - 1)] * 1000.0 / System.Diagnostics.Stopwatch.Frequency;
+        return new LoadResult(workload, clients, latencies.Count, errors, elapsed.TotalSeconds, latencies.Count / elapsed.TotalSeconds,
+            Percentile(0.50), Percentile(0.99), Percentile(0.999), cpuSeconds, note);
+    }
+
+    public string ToJsonLine() => JsonSerializer.Serialize(this, JsonOptions);
+
+    public static string TableHeader =>
+        $"{"workload",-18} {"clients",7} {"ops/s",10} {"p50 ms",8} {"p99 ms",8} {"p99.9 ms",9} {"errors",7} {"cpu s",7}  note";
+
+    public string ToTableRow() => string.Create(CultureInfo.InvariantCulture,
+        $"{Workload,-18} {Clients,7} {OpsPerSecond,10:0} {P50Ms,8:0.00} {P99Ms,8:0.00} {P999Ms,9:0.00} {Errors,7} {CpuSeconds,7:0.0}  {Note}");
+
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+}

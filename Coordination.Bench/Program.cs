@@ -1,0 +1,48 @@
+using System.Globalization;
+using Coordination.Bench;
+
+// The load tool of issue 8. Drives a running cluster (scripts/cluster.sh start 3) over REST.
+//   dotnet run -c Release --project Coordination.Bench -- --workloads config-put,get-linearizable --clients 1,16,64,256 --seconds 10
+// Options: --endpoints (default 127.0.0.1:5081..5083), --workloads (or all), --clients, --seconds,
+//          --json FILE (JSON lines), --cluster-dir (pid files, for CPU seconds and the failover kill; default data/cluster).
+var arguments = ParseArguments(args);
+var endpoints = arguments.GetValueOrDefault("endpoints", "http://127.0.0.1:5081,http://127.0.0.1:5082,http://127.0.0.1:5083")
+    .Split(',', StringSplitOptions.RemoveEmptyEntries).Select(e => new Uri(e)).ToArray();
+var workloads = arguments.GetValueOrDefault("workloads", "all") is "all" ? Workloads.Names : arguments["workloads"].Split(',');
+var sweep = arguments.GetValueOrDefault("clients", "1,16,64,256").Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray();
+var duration = TimeSpan.FromSeconds(double.Parse(arguments.GetValueOrDefault("seconds", "10"), CultureInfo.InvariantCulture));
+var clusterDirectory = arguments.GetValueOrDefault("cluster-dir", "data/cluster");
+var jsonPath = arguments.GetValueOrDefault("json");
+
+using var cluster = new RestCluster(endpoints);
+await cluster.DiscoverLeaderAsync();
+var runner = new Workloads(cluster, duration, ClusterCpu.PidsFrom(clusterDirectory), Directory.Exists(clusterDirectory) ? clusterDirectory : null);
+Console.WriteLine(LoadResult.TableHeader);
+foreach (var workload in workloads)
+{
+    foreach (var clients in workload == "failover" ? [1] : sweep)
+    {
+        var result = await runner.RunAsync(workload, clients);
+        Console.WriteLine(result.ToTableRow());
+        if (jsonPath is not null)
+        {
+            await File.AppendAllTextAsync(jsonPath, result.ToJsonLine() + Environment.NewLine);
+        }
+    }
+}
+
+static Dictionary<string, string> ParseArguments(string[] args)
+{
+    var parsed = new Dictionary<string, string>(StringComparer.Ordinal);
+    for (var i = 0; i + 1 < args.Length; i += 2)
+    {
+        if (!args[i].StartsWith("--", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"expected an option, got '{args[i]}'");
+        }
+
+        parsed[args[i][2..]] = args[i + 1];
+    }
+
+    return parsed;
+}

@@ -1,0 +1,79 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Coordination.Bench;
+
+/// <summary>Plain HTTP to the cluster: finds the leader, sends writes there, spreads stale reads.</summary>
+public sealed class RestCluster : IDisposable
+{
+    private readonly HttpClient _http;
+    private readonly Uri[] _endpoints;
+    private int _next;
+
+    public RestCluster(IReadOnlyList<Uri> endpoints)
+    {
+        _endpoints = [.. endpoints];
+        _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024, PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = TimeSpan.FromSeconds(30) };
+        Leader = _endpoints[0];
+    }
+
+    public Uri Leader { get; private set; }
+
+    public IReadOnlyList<Uri> Endpoints => _endpoints;
+
+    /// <summary>Asks each endpoint for the leader's URL until one answers.</summary>
+    public async Task<Uri> DiscoverLeaderAsync(CancellationToken cancellation = default)
+    {
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            foreach (var endpoint in _endpoints)
+            {
+                try
+                {
+                    var cluster = await _http.GetFromJsonAsync<JsonElement>(new Uri(endpoint, "/v1/cluster"), cancellation);
+                    var leader = cluster.GetProperty("leader").GetUInt64();
+                    var member = cluster.GetProperty("members").EnumerateArray().FirstOrDefault(m => m.GetProperty("id").GetUInt64() == leader);
+                    if (leader != 0 && member.ValueKind == JsonValueKind.Object && member.GetProperty("clientUrl").GetString() is { } url)
+                    {
+                        return Leader = new Uri(url);
+                    }
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                }
+            }
+
+            await Task.Delay(50, cancellation);
+        }
+
+        throw new InvalidOperationException("no leader found");
+    }
+
+    public Uri AnyEndpoint() => _endpoints[(int)((uint)Interlocked.Increment(ref _next) % _endpoints.Length)];
+
+    public async Task<JsonElement> SendAsync(HttpMethod method, string path, object? body = null, Uri? at = null, CancellationToken cancellation = default)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(at ?? Leader, path));
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
+        using var response = await _http.SendAsync(request, cancellation);
+        if (response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout)
+        {
+            throw new HttpRequestException($"{(int)response.StatusCode} from {request.RequestUri}");
+        }
+
+        var text = await response.Content.ReadAsStringAsync(cancellation);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"{(int)response.StatusCode} {request.Method} {request.RequestUri}: {text}");
+        }
+
+        return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    public void Dispose() => _http.Dispose();
+}

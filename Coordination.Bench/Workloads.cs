@@ -1,0 +1,197 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace Coordination.Bench;
+
+/// <summary>The workloads of issue 8, each run at one concurrency for a fixed time.</summary>
+public sealed class Workloads(RestCluster cluster, TimeSpan duration, IReadOnlyList<int> siloPids, string? clusterDirectory)
+{
+    public static readonly string[] Names = ["config-put", "get-linearizable", "get-stale", "lock-cycle", "lock-contended", "watch-latency", "keepalive", "failover"];
+
+    public Task<LoadResult> RunAsync(string workload, int clients) => workload switch
+    {
+        "config-put" => Loop(workload, clients, _ => Task.CompletedTask, (i, n) => cluster.SendAsync(HttpMethod.Put, $"/v1/config/bench-put-{i}", new { value = n })),
+        "get-linearizable" => Loop(workload, clients, Seed, (_, _) => cluster.SendAsync(HttpMethod.Get, "/v1/config/bench-get", at: cluster.AnyEndpoint())),
+        "get-stale" => Loop(workload, clients, Seed, (_, _) => cluster.SendAsync(HttpMethod.Get, "/v1/config/bench-get?consistency=stale", at: cluster.AnyEndpoint())),
+        "lock-cycle" => LockCycle(clients),
+        "lock-contended" => LockContended(clients),
+        "watch-latency" => WatchLatency(clients),
+        "keepalive" => KeepAlive(clients),
+        "failover" => Failover(),
+        _ => throw new ArgumentException($"unknown workload '{workload}'; known: {string.Join(", ", Names)}"),
+    };
+
+    private Task Seed(int client) => client == 0 ? cluster.SendAsync(HttpMethod.Put, "/v1/config/bench-get", new { value = new { seeded = true } }) : Task.CompletedTask;
+
+    private async Task<ulong> SessionAsync(long ttlMs = 60_000) =>
+        (await cluster.SendAsync(HttpMethod.Post, "/v1/sessions", new { ttlMs })).GetProperty("sessionId").GetUInt64();
+
+    /// <summary>Runs <paramref name="clients"/> closed loops of <paramref name="operation"/> for the duration.</summary>
+    private async Task<LoadResult> Loop(string workload, int clients, Func<int, Task> setup, Func<int, long, Task> operation, Func<string?>? note = null)
+    {
+        for (var i = 0; i < clients; i++)
+        {
+            await setup(i);
+        }
+
+        var latencies = new ConcurrentBag<List<long>>();
+        long errors = 0;
+        var cpuBefore = ClusterCpu.Seconds(siloPids);
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(i => Task.Run(async () =>
+        {
+            var mine = new List<long>(4096);
+            for (long n = 0; clock.Elapsed < duration; n++)
+            {
+                var started = Stopwatch.GetTimestamp();
+                try
+                {
+                    await operation(i, n);
+                    mine.Add(Stopwatch.GetTimestamp() - started);
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    Interlocked.Increment(ref errors);
+                }
+            }
+
+            latencies.Add(mine);
+        })));
+        var elapsed = clock.Elapsed;
+        return LoadResult.From(workload, clients, [.. latencies.SelectMany(l => l)], errors, elapsed, ClusterCpu.Seconds(siloPids) - cpuBefore, note?.Invoke());
+    }
+
+    private async Task<LoadResult> LockCycle(int clients)
+    {
+        var sessions = new ulong[clients];
+        return await Loop("lock-cycle", clients, async i => sessions[i] = await SessionAsync(), async (i, _) =>
+        {
+            var token = (await cluster.SendAsync(HttpMethod.Post, $"/v1/locks/bench-own-{i}/acquire", new { sessionId = sessions[i] })).GetProperty("token").GetUInt64();
+            await cluster.SendAsync(HttpMethod.Post, $"/v1/locks/bench-own-{i}/release", new { sessionId = sessions[i], token });
+        });
+    }
+
+    /// <summary>
+    /// N clients, one lock: each holder reads a counter and writes it back plus one with a fenced put.
+    /// The final count must equal the number of grants: the fencing check of the whole path.
+    /// </summary>
+    private async Task<LoadResult> LockContended(int clients)
+    {
+        var sessions = new ulong[clients];
+        var name = $"bench-contended-{Guid.NewGuid():N}";
+        long grants = 0;
+        await cluster.SendAsync(HttpMethod.Put, $"/v1/config/{name}", new { value = 0 });
+        var result = await Loop("lock-contended", clients, async i => sessions[i] = await SessionAsync(), async (i, _) =>
+        {
+            var token = (await cluster.SendAsync(HttpMethod.Post, $"/v1/locks/{name}/acquire", new { sessionId = sessions[i], waitMs = 30_000 })).GetProperty("token").GetUInt64();
+            Interlocked.Increment(ref grants);
+            var count = (await cluster.SendAsync(HttpMethod.Get, $"/v1/config/{name}")).GetProperty("value").GetInt64();
+            await cluster.SendAsync(HttpMethod.Put, $"/v1/config/{name}/fenced", new { value = count + 1, lockName = name, token });
+            await cluster.SendAsync(HttpMethod.Post, $"/v1/locks/{name}/release", new { sessionId = sessions[i], token });
+        });
+        var final = (await cluster.SendAsync(HttpMethod.Get, $"/v1/config/{name}")).GetProperty("value").GetInt64();
+        return result with { Note = final == grants ? $"count {final} = grants" : $"LOST UPDATES: count {final}, grants {grants}" };
+    }
+
+    /// <summary>One writer, <paramref name="watchers"/> long-poll watchers: time from sending a put to each watcher's notification.</summary>
+    private async Task<LoadResult> WatchLatency(int watchers)
+    {
+        var name = $"bench-watch-{Guid.NewGuid():N}";
+        var start = (await cluster.SendAsync(HttpMethod.Put, $"/v1/config/{name}", new { value = 0 })).GetProperty("revision").GetUInt64();
+        var sent = new ConcurrentDictionary<long, long>();
+        var latencies = new ConcurrentBag<long>();
+        long errors = 0;
+        using var stop = new CancellationTokenSource(duration);
+        var watching = Enumerable.Range(0, watchers).Select(_ => Task.Run(async () =>
+        {
+            var after = start;
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    var page = await cluster.SendAsync(HttpMethod.Get, $"/v1/events?after={after}&kind=config&name={name}&waitMs=1000", at: cluster.AnyEndpoint(), cancellation: stop.Token);
+                    var received = Stopwatch.GetTimestamp();
+                    foreach (var e in page.GetProperty("events").EnumerateArray())
+                    {
+                        if (sent.TryGetValue(e.GetProperty("version").GetInt64(), out var at))
+                        {
+                            latencies.Add(received - at);
+                        }
+                    }
+
+                    after = page.GetProperty("resumeAfter").GetUInt64();
+                }
+                catch (OperationCanceledException)
+                {
+                }
+                catch (HttpRequestException)
+                {
+                    Interlocked.Increment(ref errors);
+                }
+            }
+        })).ToArray();
+        var clock = Stopwatch.StartNew();
+        var cpuBefore = ClusterCpu.Seconds(siloPids);
+        for (long version = 2; !stop.IsCancellationRequested; version++)
+        {
+            sent[version] = Stopwatch.GetTimestamp();
+            await cluster.SendAsync(HttpMethod.Put, $"/v1/config/{name}", new { value = version });
+            await Task.Delay(5);
+        }
+
+        await Task.WhenAll(watching);
+        return LoadResult.From("watch-latency", watchers, [.. latencies], errors, clock.Elapsed, ClusterCpu.Seconds(siloPids) - cpuBefore, "latency from sending the put to the notification");
+    }
+
+    private async Task<LoadResult> KeepAlive(int clients)
+    {
+        var sessions = new ulong[clients];
+        return await Loop("keepalive", clients, async i => sessions[i] = await SessionAsync(30_000), (i, _) => cluster.SendAsync(HttpMethod.Post, $"/v1/sessions/{sessions[i]}/keepalive"));
+    }
+
+    /// <summary>Writes steadily, kills the leader with SIGKILL, and reports the gap until the next successful write.</summary>
+    private async Task<LoadResult> Failover()
+    {
+        if (clusterDirectory is null)
+        {
+            throw new ArgumentException("failover needs --cluster-dir (the pid files of scripts/cluster.sh)");
+        }
+
+        var leaderUrl = await cluster.DiscoverLeaderAsync();
+        var leaderId = (await cluster.SendAsync(HttpMethod.Get, "/v1/cluster", at: leaderUrl)).GetProperty("nodeId").GetUInt64();
+        long lastBefore = 0, firstAfter = 0, errors = 0, killedAt = 0;
+        var latencies = new List<long>();
+        var clock = Stopwatch.StartNew();
+        for (long n = 0; clock.Elapsed < duration + TimeSpan.FromSeconds(10) && firstAfter == 0; n++)
+        {
+            if (killedAt == 0 && clock.Elapsed > TimeSpan.FromSeconds(2))
+            {
+                var pidFile = Path.Combine(clusterDirectory, $"silo-{leaderId}.pid");
+                Process.GetProcessById(int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture)).Kill();
+                killedAt = Stopwatch.GetTimestamp();
+            }
+
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                await cluster.SendAsync(HttpMethod.Put, "/v1/config/bench-failover", new { value = n }, at: cluster.AnyEndpoint());
+                latencies.Add(Stopwatch.GetTimestamp() - started);
+                if (killedAt == 0)
+                {
+                    lastBefore = Stopwatch.GetTimestamp();
+                }
+                else if (started > killedAt)
+                {
+                    firstAfter = Stopwatch.GetTimestamp();
+                }
+            }
+            catch (HttpRequestException)
+            {
+                errors++;
+            }
+        }
+
+        var gapMs = firstAfter == 0 ? double.NaN : (firstAfter - killedAt) * 1000.0 / Stopwatch.Frequency;
+        return LoadResult.From("failover", 1, latencies, errors, clock.Elapsed, 0, $"kill -9 of leader {leaderId} to the next good write: {gapMs:0} ms");
+    }
+}
