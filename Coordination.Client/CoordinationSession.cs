@@ -1,0 +1,285 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Coordination.Client.Http;
+using Coordination.Client.Wire;
+
+namespace Coordination.Client;
+
+/// <summary>Why a session was lost.</summary>
+public sealed class SessionLostEventArgs(string reason, Exception? error) : EventArgs
+{
+    /// <summary><c>session-expired</c>, <c>session-not-found</c>, or <c>unreachable</c> (the deadline passed without a keep-alive).</summary>
+    public string Reason { get; } = reason;
+
+    /// <summary>The last error of the keep-alive, if any.</summary>
+    public Exception? Error { get; } = error;
+}
+
+/// <summary>
+/// A session: the lease every lock, candidacy and membership hangs on. A background loop renews it every
+/// TTL/3 until <see cref="DisposeAsync"/>. When the cluster says it is gone, or no keep-alive succeeds
+/// before the local deadline, <see cref="SessionLost"/> is cancelled and <see cref="Lost"/> raised once:
+/// from then on nothing acquired through it may be trusted.
+/// </summary>
+/// <remarks>
+/// The local deadline counts from when the last successful keep-alive was <em>sent</em>, so the client
+/// gives up no later than the silo expires the session. Operations are thread-safe. <see cref="Lost"/>
+/// handlers and <see cref="SessionLost"/> callbacks run on the thread that found the loss (usually the
+/// keep-alive loop) and must not block.
+/// </remarks>
+public sealed class CoordinationSession : IAsyncDisposable
+{
+    /// <summary>Below this much time left, a failing keep-alive is not retried: the session counts as lost.</summary>
+    public static readonly TimeSpan KeepAliveRetryDelayMin = TimeSpan.FromMilliseconds(100);
+
+    private readonly CoordinationClient _client;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _lost = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _keepAlive;
+    private readonly Lock _lock = new();
+    private DateTimeOffset _deadline;
+    private SessionLostEventArgs? _lostBecause;
+    private int _disposed;
+
+    internal CoordinationSession(CoordinationClient client, long id, TimeSpan ttl, DateTimeOffset sentAt, bool keepAlive)
+    {
+        _client = client;
+        _time = client.Options.TimeProvider;
+        Id = id;
+        Ttl = ttl;
+        _deadline = sentAt + ttl;
+        _keepAlive = keepAlive ? Task.Run(() => KeepAliveLoopAsync(_stop.Token)) : Task.CompletedTask;
+    }
+
+    /// <summary>Raised once when the session is lost, on the thread that found out (usually the keep-alive loop).</summary>
+    public event EventHandler<SessionLostEventArgs>? Lost;
+
+    public long Id { get; }
+
+    public TimeSpan Ttl { get; }
+
+    /// <summary>The client the session was made by.</summary>
+    public CoordinationClient Client => _client;
+
+    /// <summary>Cancelled when the session is lost (not when it is disposed).</summary>
+    public CancellationToken SessionLost => _lost.Token;
+
+    /// <summary>Why the session was lost, or null while it lives.</summary>
+    public SessionLostEventArgs? LostBecause
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _lostBecause;
+            }
+        }
+    }
+
+    /// <summary>Until when the session surely lives, by the client's clock (see the remarks).</summary>
+    public DateTimeOffset LocalDeadline
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _deadline;
+            }
+        }
+    }
+
+    /// <summary>Renews the session once now (the loop does this on its own); moves <see cref="LocalDeadline"/>.</summary>
+    /// <exception cref="CoordinationException"><c>session-expired</c> / <c>session-not-found</c> when it is gone (and it is then marked lost).</exception>
+    public async Task KeepAliveAsync(CancellationToken cancellationToken = default)
+    {
+        var sentAt = _time.GetUtcNow();
+        try
+        {
+            await _client.KeepAliveAsync(Id, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CoordinationException e) when (e.IsSessionGone)
+        {
+            MarkLost(e.Code, e);
+            throw;
+        }
+
+        lock (_lock)
+        {
+            if (sentAt + Ttl > _deadline)
+            {
+                _deadline = sentAt + Ttl;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Acquires a lock, waiting up to <paramref name="wait"/> (30 s when null) in a long-poll. Dispose the
+    /// handle to release it. <paramref name="permits"/> is the semaphore size (for <see cref="LockMode.Semaphore"/>).
+    /// </summary>
+    /// <exception cref="CoordinationException"><c>lock-wait-timeout</c> when the wait ended without a grant; <c>lock-busy</c> when <paramref name="wait"/> is zero.</exception>
+    public async Task<LockHandle> AcquireLockAsync(string name, LockMode mode = LockMode.Exclusive, TimeSpan? wait = null, int permits = 1, TimeSpan? maxHold = null, CancellationToken cancellationToken = default)
+    {
+        var waitFor = wait ?? TimeSpan.FromSeconds(30);
+        var token = await _client.AcquireLockAsync(Id, name, mode, permits, waitFor, maxHold, cancellationToken).ConfigureAwait(false)
+            ?? throw new CoordinationException("lock-busy", 409, $"Lock '{name}' is busy.");
+        return new LockHandle(this, name, mode, token);
+    }
+
+    /// <summary>Tries a lock once: the handle when granted, null when busy.</summary>
+    public async Task<LockHandle?> TryAcquireLockAsync(string name, LockMode mode = LockMode.Exclusive, int permits = 1, TimeSpan? maxHold = null, CancellationToken cancellationToken = default)
+    {
+        var token = await _client.AcquireLockAsync(Id, name, mode, permits, TimeSpan.Zero, maxHold, cancellationToken).ConfigureAwait(false);
+        return token is { } granted ? new LockHandle(this, name, mode, granted) : null;
+    }
+
+    /// <summary>Joins an election: leader (with a token) or queued at a position; returns at once.</summary>
+    public Task<CampaignResult> CampaignAsync(string election, JsonElement? value = null, CancellationToken cancellationToken = default) =>
+        _client.WriteAsync(
+            HttpMethod.Post, $"v1/elections/{CoordinationRequest.Segment(election)}/campaign", new CampaignRequest(Id, value),
+            CoordinationJsonContext.Default.CampaignRequest, CoordinationJsonContext.Default.CampaignResult, cancellationToken);
+
+    /// <summary>
+    /// Campaigns and returns once this session leads the election (watching its events while queued), with
+    /// the leadership's fencing token. Cancelled when the session is lost.
+    /// </summary>
+    public async Task<long> CampaignUntilLeaderAsync(string election, JsonElement? value = null, CancellationToken cancellationToken = default)
+    {
+        var result = await CampaignAsync(election, value, cancellationToken).ConfigureAwait(false);
+        if (result is { Leader: true, Token: { } token })
+        {
+            return token;
+        }
+
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, SessionLost);
+        await foreach (var observation in _client.ObserveElectionAsync(election, linked.Token).ConfigureAwait(false))
+        {
+            if (observation.LeaderSessionId == Id && observation.Token is { } leaderToken)
+            {
+                return leaderToken;
+            }
+        }
+
+        throw new InvalidOperationException("An election observation never ends on its own.");
+    }
+
+    /// <summary>Leaves an election (as leader or candidate); true when this session was the leader.</summary>
+    public async Task<bool> ResignAsync(string election, CancellationToken cancellationToken = default)
+    {
+        var resigned = await _client.WriteAsync(
+            HttpMethod.Post, $"v1/elections/{CoordinationRequest.Segment(election)}/resign", new ResignRequest(Id),
+            CoordinationJsonContext.Default.ResignRequest, CoordinationJsonContext.Default.Resigned, cancellationToken).ConfigureAwait(false);
+        return resigned.WasLeader;
+    }
+
+    /// <summary>Joins a group as <paramref name="memberId"/>, or under a generated unique id when null; returns the member id.</summary>
+    /// <exception cref="CoordinationException"><c>already-exists</c> when the id is taken.</exception>
+    public Task<string> JoinGroupAsync(string group, string? memberId = null, JsonElement? metadata = null, CancellationToken cancellationToken = default) =>
+        _client.JoinGroupAsync(Id, group, memberId, metadata, cancellationToken);
+
+    /// <summary>
+    /// Stops the keep-alive and ends the session on the cluster (releasing all it holds) unless it is already
+    /// lost. Takes at most <see cref="CoordinationClientOptions.AttemptTimeout"/>; never throws for an unreachable cluster.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _keepAlive.ConfigureAwait(false);
+        if (LostBecause is null)
+        {
+            // Bounded: disposal must not hang on a cluster that is down; the session then expires after its TTL.
+            using var bound = new CancellationTokenSource(_client.Options.AttemptTimeout, _time);
+            try
+            {
+                await _client.DeleteSessionAsync(Id, bound.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is CoordinationException || (e is OperationCanceledException && bound.IsCancellationRequested))
+            {
+                // Gone already, or unreachable: either way it expires on its own after its TTL.
+            }
+        }
+
+        _stop.Dispose();
+    }
+
+    private async Task KeepAliveLoopAsync(CancellationToken stop)
+    {
+        var interval = Ttl / 3;
+        var delay = interval;
+        while (true)
+        {
+            try
+            {
+                await Task.Delay(delay, _time, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            var left = LocalDeadline - _time.GetUtcNow();
+            if (left <= TimeSpan.Zero)
+            {
+                MarkLost("unreachable", null);
+                return;
+            }
+
+            Exception? failure;
+            try
+            {
+                // A keep-alive that is still out when the deadline passes is of no use: cancel it then.
+                using var deadline = new CancellationTokenSource(left, _time);
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, deadline.Token);
+                await KeepAliveAsync(linked.Token).ConfigureAwait(false);
+                delay = interval;
+                continue;
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (CoordinationException e) when (e.IsSessionGone)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // Whatever failed (unreachable, a malformed answer), only the deadline decides that the session is lost.
+                failure = e;
+            }
+
+            // Unreachable for now: retry at half the time left, so the last try still has time to land,
+            // and give up once that would be shorter than KeepAliveRetryDelayMin.
+            left = LocalDeadline - _time.GetUtcNow();
+            if (left / 2 < KeepAliveRetryDelayMin)
+            {
+                MarkLost("unreachable", failure);
+                return;
+            }
+
+            delay = left / 2 < interval ? left / 2 : interval;
+        }
+    }
+
+    private void MarkLost(string reason, Exception? error)
+    {
+        var args = new SessionLostEventArgs(reason, error);
+        lock (_lock)
+        {
+            if (_lostBecause is not null)
+            {
+                return;
+            }
+
+            _lostBecause = args;
+        }
+
+        _lost.Cancel();
+        Lost?.Invoke(this, args);
+    }
+}

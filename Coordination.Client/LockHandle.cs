@@ -1,0 +1,63 @@
+using System.Text.Json;
+
+namespace Coordination.Client;
+
+/// <summary>
+/// A granted lock. <see cref="Token"/> is the fencing token: pass it to whatever the lock protects so a
+/// holder that lost the lock (its session expired) is refused there. Disposing releases the lock.
+/// </summary>
+public sealed class LockHandle : IAsyncDisposable
+{
+    private int _released;
+
+    internal LockHandle(CoordinationSession session, string name, LockMode mode, long token)
+    {
+        Session = session;
+        Name = name;
+        Mode = mode;
+        Token = token;
+    }
+
+    public CoordinationSession Session { get; }
+
+    public string Name { get; }
+
+    public LockMode Mode { get; }
+
+    /// <summary>The fencing token: the log index of the grant, strictly increasing per lock.</summary>
+    public long Token { get; }
+
+    /// <summary>Cancelled when the session is lost: the lock may then belong to someone else.</summary>
+    public CancellationToken Lost => Session.SessionLost;
+
+    /// <summary>Writes a config document fenced by this lock (refused once this grant is no longer current).</summary>
+    public Task<ConfigWriteResult> PutConfigAsync(string configName, JsonElement value, CancellationToken cancellationToken = default) =>
+        Session.Client.PutConfigFencedAsync(configName, value, Name, Token, cancellationToken);
+
+    /// <summary>Releases the lock; a second call does nothing.</summary>
+    public async Task ReleaseAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0)
+        {
+            return;
+        }
+
+        await Session.Client.ReleaseLockAsync(Session.Id, Name, Token, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Releases the lock. A lock that is already gone (session lost, grant revoked) is not an error here;
+    /// other failures of a live session propagate, since the lock may stay held until the session expires.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await ReleaseAsync().ConfigureAwait(false);
+        }
+        catch (CoordinationException e) when (Session.LostBecause is not null || e.IsSessionGone || e.Error is CoordinationError.LockNotHeld or CoordinationError.WrongToken)
+        {
+            // Nothing left to release, or nothing that can be released: the session's expiry frees the lock.
+        }
+    }
+}
