@@ -65,9 +65,11 @@ public class WriteAheadLogRecoveryTests(ITestOutputHelper output)
             disk.Crash(tear: true);
 
             // The unsynced write is either dropped or, if it happened to reach the disk whole, kept.
-            log = Open(disk);
+            var logger = new ListLogger();
+            log = WriteAheadLog.Open(disk, Data, s_options, logger);
             Assert.Contains(log.LastIndex, new[] { 10ul, 40ul });
             tornTails += log.Recovery.TornTails.Count;
+            Assert.Equal(log.Recovery.TornTails.Count, logger.Warnings.Count(w => w.Contains("torn write", StringComparison.Ordinal)));
             var last = log.LastIndex;
             log.Save(null, LogStorageContract.Run(last + 1, last + 2, 1));
             log = Reopen(disk);
@@ -251,6 +253,24 @@ public class WriteAheadLogRecoveryTests(ITestOutputHelper output)
     {
         disk.Crash(tear: false);
         return Open(disk);
+    }
+
+    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<string> Warnings { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel == Microsoft.Extensions.Logging.LogLevel.Warning)
+            {
+                Warnings.Add(formatter(state, exception));
+            }
+        }
     }
 
     /// <summary>Appends a frame the way the log does but stops before the sync, as a crash would.</summary>
