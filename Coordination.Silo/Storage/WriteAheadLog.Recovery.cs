@@ -79,7 +79,7 @@ public sealed partial class WriteAheadLog
 
         (_durableHardState, _durableSnapshot) = (replay.HardState, (replay.BaseIndex, replay.BaseTerm));
         var corrupt = new List<string>();
-        var (snapshot, hardState, entries) = Reconcile(replay, _snapshots, corrupt, logger);
+        var (snapshot, hardState, entries, unrecorded) = Reconcile(replay, _snapshots, corrupt, logger);
         if (!snapshot.IsEmpty)
         {
             _memory.InstallSnapshot(snapshot);
@@ -108,6 +108,23 @@ public sealed partial class WriteAheadLog
         }
 
         Invariant.Require(_active is not null, "recovery leaves an active segment");
+        if (unrecorded is { } kind)
+        {
+            // The snapshot was saved but the frame recording it was lost in a crash: write that
+            // frame now, or the next frames would continue a log the disk does not hold.
+            _frame.Begin(kind);
+            _frame.U64(snapshot.Metadata.Index);
+            _frame.U64(snapshot.Metadata.Term);
+            if (kind == FrameKind.SnapshotInstalled)
+            {
+                _frame.HardState(hardState);
+                _durableHardState = hardState;
+            }
+
+            AppendFrame(_frame, 0);
+            _durableSnapshot = (snapshot.Metadata.Index, snapshot.Metadata.Term);
+        }
+
         logger.LogInformation("Opened the write-ahead log in {Directory}: {Segments} segments, snapshot at {Snapshot}, entries [{First}, {Last}], {Torn} torn tails, {Corrupt} corrupt snapshots",
             walDirectory, sequences.Count, Snapshot.Metadata.Index, FirstIndex, LastIndex, tornTails.Count, corrupt.Count);
         return new RecoveryReport(sequences.Count, tornTails, corrupt, Snapshot.Metadata.Index, FirstIndex, LastIndex);
@@ -313,7 +330,7 @@ public sealed partial class WriteAheadLog
     /// recorded snapshot point, or, if that one is corrupt or missing, an older one whose gap the
     /// entries still on disk cover. Corrupt snapshots are quarantined and never loaded.
     /// </summary>
-    private static (Snapshot Snapshot, HardState HardState, List<LogEntry> Entries) Reconcile(Replay replay, SnapshotStore store, List<string> corrupt, ILogger logger)
+    private static (Snapshot Snapshot, HardState HardState, List<LogEntry> Entries, FrameKind? Unrecorded) Reconcile(Replay replay, SnapshotStore store, List<string> corrupt, ILogger logger)
     {
         var quarantine = new List<SnapshotStore.StoredSnapshot>();
         var candidates = store.List().Select(stored => ((SnapshotStore.StoredSnapshot?)stored, (Snapshot?)null)).Append((null, Snapshot.Empty));
@@ -379,7 +396,8 @@ public sealed partial class WriteAheadLog
             // which raises the commit index to the snapshot (a snapshot holds only committed state).
             var installed = index > replay.BaseIndex && !holdsMatchingEntry;
             var hardState = installed && replay.HardState.Commit < index ? replay.HardState with { Commit = index } : replay.HardState;
-            return (snapshot, hardState, entries);
+            FrameKind? unrecorded = index <= replay.BaseIndex ? null : installed ? FrameKind.SnapshotInstalled : FrameKind.Compacted;
+            return (snapshot, hardState, entries, unrecorded);
         }
 
         throw new StorageCorruptionException(store.List().FirstOrDefault()?.Path ?? "snapshots", 0,
