@@ -108,7 +108,6 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-
     private static string ChildPath()
     {
         // bin/<configuration>/<framework>/ of this test assembly; the child builds to the same layout.
