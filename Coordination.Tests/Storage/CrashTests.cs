@@ -67,7 +67,9 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
         {
             while (ok < okWanted && deadline.Elapsed < s_childTimeout)
             {
-                var line = child.StandardOutput.ReadLine();
+                var read = child.StandardOutput.ReadLineAsync();
+                Assert.True(read.Wait(s_childTimeout), "the child printed nothing for too long");
+                var line = read.Result;
                 if (line is null)
                 {
                     Assert.Fail($"the child exited early: {child.StandardError.ReadToEnd()}");
