@@ -180,8 +180,15 @@ public sealed class SnapshotStore
             return $"{stored.Path}: contents do not match its name or length";
         }
 
-        var membership = Membership.Decode(span.Slice(28, membershipLength));
-        snapshot = new Snapshot(new SnapshotMetadata(index, term, membership), span.Slice(at + 8, (int)dataLength).ToArray());
-        return null;
+        try
+        {
+            var membership = Membership.Decode(span.Slice(28, membershipLength));
+            snapshot = new Snapshot(new SnapshotMetadata(index, term, membership), span.Slice(at + 8, (int)dataLength).ToArray());
+            return null;
+        }
+        catch (InvariantViolationException e)
+        {
+            return $"{stored.Path}: {e.Message}";
+        }
     }
 }

@@ -36,10 +36,24 @@ public sealed partial class WriteAheadLog
         _options = options;
         _snapshots = snapshots;
         _segments = [];
+        try
+        {
+            Recovery = Recover(logger);
+        }
+        catch
+        {
+            // A refused open leaves no file open behind it.
+            _active?.Dispose();
+            throw;
+        }
+    }
 
+    private RecoveryReport Recover(ILogger logger)
+    {
+        var walDirectory = _walDirectory;
         var replay = new Replay();
         var tornTails = new List<TornTail>();
-        var sequences = fileSystem.ListFiles(walDirectory)
+        var sequences = _fileSystem.ListFiles(walDirectory)
             .Select(name => WalFormat.TryParseSegmentName(name, out var sequence) ? (ulong?)sequence : null)
             .OfType<ulong>()
             .Order()
@@ -65,7 +79,7 @@ public sealed partial class WriteAheadLog
 
         (_durableHardState, _durableSnapshot) = (replay.HardState, (replay.BaseIndex, replay.BaseTerm));
         var corrupt = new List<string>();
-        var (snapshot, hardState, entries) = Reconcile(replay, snapshots, corrupt, logger);
+        var (snapshot, hardState, entries, unrecorded) = Reconcile(replay, _snapshots, corrupt, logger);
         if (!snapshot.IsEmpty)
         {
             _memory.InstallSnapshot(snapshot);
@@ -94,9 +108,26 @@ public sealed partial class WriteAheadLog
         }
 
         Invariant.Require(_active is not null, "recovery leaves an active segment");
-        Recovery = new RecoveryReport(sequences.Count, tornTails, corrupt, Snapshot.Metadata.Index, FirstIndex, LastIndex);
+        if (unrecorded is { } kind)
+        {
+            // The snapshot was saved but the frame recording it was lost in a crash: write that
+            // frame now, or the next frames would continue a log the disk does not hold.
+            _frame.Begin(kind);
+            _frame.U64(snapshot.Metadata.Index);
+            _frame.U64(snapshot.Metadata.Term);
+            if (kind == FrameKind.SnapshotInstalled)
+            {
+                _frame.HardState(hardState);
+                _durableHardState = hardState;
+            }
+
+            AppendFrame(_frame, 0);
+            _durableSnapshot = (snapshot.Metadata.Index, snapshot.Metadata.Term);
+        }
+
         logger.LogInformation("Opened the write-ahead log in {Directory}: {Segments} segments, snapshot at {Snapshot}, entries [{First}, {Last}], {Torn} torn tails, {Corrupt} corrupt snapshots",
             walDirectory, sequences.Count, Snapshot.Metadata.Index, FirstIndex, LastIndex, tornTails.Count, corrupt.Count);
+        return new RecoveryReport(sequences.Count, tornTails, corrupt, Snapshot.Metadata.Index, FirstIndex, LastIndex);
     }
 
     /// <summary>The state rebuilt from the frames, before it is reconciled with the snapshot store.</summary>
@@ -125,25 +156,48 @@ public sealed partial class WriteAheadLog
     private TornTail? ReadSegment(Segment segment, Replay replay, bool isLast, bool first)
     {
         var file = _fileSystem.Open(segment.Path);
-        var length = file.Length;
-        if (length > 2 * WriteAheadLogOptions.SegmentBytesLimit)
+        try
+        {
+            var length = file.Length;
+            if (length > 2 * WriteAheadLogOptions.SegmentBytesLimit)
+            {
+                throw new StorageCorruptionException(segment.Path, 0, $"segment of {length} bytes is larger than any this log writes");
+            }
+
+            var bytes = new byte[length];
+            Invariant.Require(file.Read(0, bytes) == length, $"short read of {segment.Path}");
+            var (end, torn) = ReplayFrames(segment, bytes, replay, isLast, first);
+            if (!isLast)
+            {
+                file.Dispose();
+                return null;
+            }
+
+            if (torn is not null)
+            {
+                file.Write(torn.Offset, new byte[torn.BytesDropped]);
+                file.Sync();
+            }
+
+            (_active, _writeOffset, _allocatedEnd) = (file, end, length);
+            return torn;
+        }
+        catch
         {
             file.Dispose();
-            throw new StorageCorruptionException(segment.Path, 0, $"segment of {length} bytes is larger than any this log writes");
+            throw;
         }
+    }
 
-        var bytes = new byte[length];
-        var read = file.Read(0, bytes);
-        Invariant.Require(read == length, $"short read of {segment.Path}");
-
+    /// <summary>Replays the frames of one segment; returns where the valid frames end and the torn tail after them, if any.</summary>
+    private static (long End, TornTail? Torn) ReplayFrames(Segment segment, byte[] bytes, Replay replay, bool isLast, bool first)
+    {
         long offset = 0;
-        TornTail? torn = null;
-        while (offset < length)
+        while (offset < bytes.Length)
         {
             if (!WalFormat.TryReadFrame(bytes, offset, out var payload))
             {
-                torn = EndOfFrames(segment.Path, bytes, offset, isLast);
-                break;
+                return (offset, EndOfFrames(segment.Path, bytes, offset, isLast));
             }
 
             try
@@ -153,30 +207,13 @@ public sealed partial class WriteAheadLog
             catch (InvariantViolationException e)
             {
                 // The checksum matched but the content is impossible: not a torn write, never skipped.
-                file.Dispose();
                 throw new StorageCorruptionException(segment.Path, offset, e.Message);
             }
 
             offset += WalFormat.FrameHeaderBytes + payload.Length;
         }
 
-        if (!isLast)
-        {
-            file.Dispose();
-            return null;
-        }
-
-        if (torn is not null)
-        {
-            var zeros = new byte[torn.BytesDropped];
-            file.Write(torn.Offset, zeros);
-            file.Sync();
-        }
-
-        _active = file;
-        _writeOffset = offset;
-        _allocatedEnd = length;
-        return torn;
+        return (offset, null);
     }
 
     /// <summary>
@@ -185,13 +222,14 @@ public sealed partial class WriteAheadLog
     /// torn tail exactly when it is in the last segment and no valid frame follows it. All-zero
     /// space after the last frame is preallocation, not a tear.
     /// </summary>
-    private TornTail? EndOfFrames(string path, byte[] bytes, long offset, bool isLast)
+    private static TornTail? EndOfFrames(string path, byte[] bytes, long offset, bool isLast)
     {
         var end = WalFormat.EndOfNonZero(bytes, offset);
         if (!isLast)
         {
-            // Rotation truncates a segment to its last frame and syncs it before the next exists.
-            throw new StorageCorruptionException(path, offset, "a closed segment has bytes after its last valid frame");
+            // Rotation truncates a segment to its last frame and syncs it before the next exists, so
+            // a closed segment is valid frames to its very end.
+            throw new StorageCorruptionException(path, offset, "a frame of a closed segment fails its checksum or is cut short");
         }
 
         if (end == offset)
@@ -292,7 +330,7 @@ public sealed partial class WriteAheadLog
     /// recorded snapshot point, or, if that one is corrupt or missing, an older one whose gap the
     /// entries still on disk cover. Corrupt snapshots are quarantined and never loaded.
     /// </summary>
-    private static (Snapshot Snapshot, HardState HardState, List<LogEntry> Entries) Reconcile(Replay replay, SnapshotStore store, List<string> corrupt, ILogger logger)
+    private static (Snapshot Snapshot, HardState HardState, List<LogEntry> Entries, FrameKind? Unrecorded) Reconcile(Replay replay, SnapshotStore store, List<string> corrupt, ILogger logger)
     {
         var quarantine = new List<SnapshotStore.StoredSnapshot>();
         var candidates = store.List().Select(stored => ((SnapshotStore.StoredSnapshot?)stored, (Snapshot?)null)).Append((null, Snapshot.Empty));
@@ -358,7 +396,8 @@ public sealed partial class WriteAheadLog
             // which raises the commit index to the snapshot (a snapshot holds only committed state).
             var installed = index > replay.BaseIndex && !holdsMatchingEntry;
             var hardState = installed && replay.HardState.Commit < index ? replay.HardState with { Commit = index } : replay.HardState;
-            return (snapshot, hardState, entries);
+            FrameKind? unrecorded = index <= replay.BaseIndex ? null : installed ? FrameKind.SnapshotInstalled : FrameKind.Compacted;
+            return (snapshot, hardState, entries, unrecorded);
         }
 
         throw new StorageCorruptionException(store.List().FirstOrDefault()?.Path ?? "snapshots", 0,

@@ -211,20 +211,17 @@ public sealed partial class WriteAheadLog : ILogStorage, IDisposable
         _fileSystem.SyncDirectory(_walDirectory);
     }
 
-    /// <summary>Deletes the oldest segments while every entry they hold is covered by the snapshot.</summary>
+    /// <summary>
+    /// Deletes the oldest segments while every entry they hold is covered by the snapshot, syncing
+    /// the directory after each, so a crash can only leave a shorter prefix deleted, never a gap.
+    /// </summary>
     private void DeleteSegmentsCoveredBySnapshot()
     {
-        var deleted = 0;
         while (_segments.Count > 1 && _segments[0].EntryIndexMax <= _memory.Snapshot.Metadata.Index)
         {
             _fileSystem.Delete(_segments[0].Path);
-            _segments.RemoveAt(0);
-            deleted++;
-        }
-
-        if (deleted > 0)
-        {
             _fileSystem.SyncDirectory(_walDirectory);
+            _segments.RemoveAt(0);
         }
     }
 

@@ -26,7 +26,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
     public void Every_acknowledged_record_survives_repeated_SIGKILLs()
     {
         var kills = int.TryParse(Environment.GetEnvironmentVariable("COORDINATION_CRASH_KILLS"), out var given) ? given : KillsDefault;
-        var seed = int.TryParse(Environment.GetEnvironmentVariable("COORDINATION_TEST_SEED"), out var fixedSeed) ? fixedSeed : Environment.TickCount;
+        var seed = TestSeed.Choose();
         output.WriteLine($"seed {seed}, kills {kills}");
         var random = new Random(seed);
         var acknowledged = new MemoryLogStorage();
@@ -39,7 +39,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
 
             using var log = WriteAheadLog.Open(new PhysicalFileSystem(), _directory, CrashWorkload.Options);
             var context = $"seed {seed}, kill {killed}";
-            if (!SameLog(acknowledged, log))
+            if (!LogStorageContract.IsSameLog(acknowledged, log))
             {
                 Assert.NotNull(inFlight);
                 inFlight(acknowledged);
@@ -67,7 +67,9 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
         {
             while (ok < okWanted && deadline.Elapsed < s_childTimeout)
             {
-                var line = child.StandardOutput.ReadLine();
+                var read = child.StandardOutput.ReadLineAsync();
+                Assert.True(read.Wait(s_childTimeout), "the child printed nothing for too long");
+                var line = read.Result;
                 if (line is null)
                 {
                     Assert.Fail($"the child exited early: {child.StandardError.ReadToEnd()}");
@@ -105,19 +107,6 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
             {
                 started = CrashWorkload.Parse(line);
             }
-        }
-    }
-
-    private static bool SameLog(ILogStorageReader expected, ILogStorageReader actual)
-    {
-        try
-        {
-            LogStorageContract.AssertSameLog(expected, actual, "");
-            return true;
-        }
-        catch (Xunit.Sdk.XunitException)
-        {
-            return false;
         }
     }
 

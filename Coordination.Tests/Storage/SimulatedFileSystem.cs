@@ -20,6 +20,26 @@ public sealed class SimulatedFileSystem(int seed) : IFileSystem
     /// <summary>Number of <see cref="IStorageFile.Sync"/> calls so far; lets tests check group commit.</summary>
     public int Syncs { get; private set; }
 
+    /// <summary>
+    /// When 0 or more: that many more syncs (of files or directories) succeed, and the next one
+    /// throws <see cref="SimulatedPowerLoss"/> without taking effect. Negative: never.
+    /// </summary>
+    public int SyncsBeforePowerLoss { get; set; } = -1;
+
+    private void CountSync()
+    {
+        if (SyncsBeforePowerLoss == 0)
+        {
+            SyncsBeforePowerLoss = -1;
+            throw new SimulatedPowerLoss();
+        }
+
+        if (SyncsBeforePowerLoss > 0)
+        {
+            SyncsBeforePowerLoss--;
+        }
+    }
+
     private sealed class Inode
     {
         public List<byte> Current { get; } = [];
@@ -59,6 +79,7 @@ public sealed class SimulatedFileSystem(int seed) : IFileSystem
 
     public void SyncDirectory(string directory)
     {
+        CountSync();
         foreach (var path in _durableNames.Keys.Where(p => Path.GetDirectoryName(p) == directory).ToList())
         {
             _durableNames.Remove(path);
@@ -178,6 +199,7 @@ public sealed class SimulatedFileSystem(int seed) : IFileSystem
 
         public void Sync()
         {
+            fileSystem.CountSync();
             Live().Durable = [.. inode.Current];
             inode.Pending.Clear();
             fileSystem.Syncs++;
@@ -192,5 +214,14 @@ public sealed class SimulatedFileSystem(int seed) : IFileSystem
             Assert.True(generation == fileSystem._generation, "a file opened before a crash was used after it");
             return inode;
         }
+    }
+}
+
+/// <summary>The power went out during a sync (see <see cref="SimulatedFileSystem.SyncsBeforePowerLoss"/>).</summary>
+public sealed class SimulatedPowerLoss : Exception
+{
+    public SimulatedPowerLoss()
+        : base("simulated power loss")
+    {
     }
 }

@@ -14,8 +14,7 @@ public class WriteAheadLogRecoveryTests(ITestOutputHelper output)
 
     private int Seed()
     {
-        // COORDINATION_TEST_SEED replays a failure: every failure message prints its seed.
-        var seed = int.TryParse(Environment.GetEnvironmentVariable("COORDINATION_TEST_SEED"), out var given) ? given : Environment.TickCount;
+        var seed = TestSeed.Choose();
         output.WriteLine($"seed {seed}");
         return seed;
     }
@@ -48,6 +47,65 @@ public class WriteAheadLogRecoveryTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Power_loss_in_the_middle_of_any_operation_leaves_the_log_as_before_or_after_it()
+    {
+        const int OperationsMax = 300;
+        var seed = Seed();
+        var random = new Random(seed);
+        var disk = new SimulatedFileSystem(seed);
+        var log = Open(disk);
+        var applied = new List<Action<ILogStorage>>();
+        var twin = new MemoryLogStorage();
+        var (losses, undone) = (0, 0);
+        for (var step = 0; step < OperationsMax; step++)
+        {
+            var operation = LogStorageContract.RandomOperation(random, twin);
+            disk.SyncsBeforePowerLoss = random.Next(0, 6);
+            try
+            {
+                operation(log);
+                operation(twin);
+                applied.Add(operation);
+                disk.SyncsBeforePowerLoss = -1;
+                continue;
+            }
+            catch (SimulatedPowerLoss)
+            {
+                losses++;
+            }
+
+            // The operation was in flight: it may have reached the disk, or not, but nothing in
+            // between (a Save is one frame; a snapshot is adopted as if its operation completed).
+            disk.Crash(tear: true);
+            log = Open(disk);
+            var after = Rebuild([.. applied, operation]);
+            if (LogStorageContract.IsSameLog(after, log))
+            {
+                (twin, applied) = (after, [.. applied, operation]);
+            }
+            else
+            {
+                LogStorageContract.AssertSameLog(twin, log, $"seed {seed}, step {step}: neither before nor after the operation");
+                undone++;
+            }
+        }
+
+        output.WriteLine($"{losses} power losses: {undone} left the log as before, {losses - undone} as after");
+        Assert.InRange(losses, 1, OperationsMax);
+    }
+
+    private static MemoryLogStorage Rebuild(IEnumerable<Action<ILogStorage>> operations)
+    {
+        var log = new MemoryLogStorage();
+        foreach (var operation in operations)
+        {
+            operation(log);
+        }
+
+        return log;
+    }
+
+    [Fact]
     public void A_torn_last_write_is_dropped_reported_and_the_log_continues_after_it()
     {
         var seed = Seed();
@@ -65,9 +123,11 @@ public class WriteAheadLogRecoveryTests(ITestOutputHelper output)
             disk.Crash(tear: true);
 
             // The unsynced write is either dropped or, if it happened to reach the disk whole, kept.
-            log = Open(disk);
+            var logger = new ListLogger();
+            log = WriteAheadLog.Open(disk, Data, s_options, logger);
             Assert.Contains(log.LastIndex, new[] { 10ul, 40ul });
             tornTails += log.Recovery.TornTails.Count;
+            Assert.Equal(log.Recovery.TornTails.Count, logger.Warnings.Count(w => w.Contains("torn write", StringComparison.Ordinal)));
             var last = log.LastIndex;
             log.Save(null, LogStorageContract.Run(last + 1, last + 2, 1));
             log = Reopen(disk);
@@ -251,6 +311,24 @@ public class WriteAheadLogRecoveryTests(ITestOutputHelper output)
     {
         disk.Crash(tear: false);
         return Open(disk);
+    }
+
+    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<string> Warnings { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel == Microsoft.Extensions.Logging.LogLevel.Warning)
+            {
+                Warnings.Add(formatter(state, exception));
+            }
+        }
     }
 
     /// <summary>Appends a frame the way the log does but stops before the sync, as a crash would.</summary>
