@@ -6,6 +6,7 @@ using Coordination.Silo.Diagnostics;
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
 builder.Configuration.AddCommandLine(args, SiloOptions.SwitchMappings);
 builder.Services.Configure<SiloOptions>(builder.Configuration.GetSection(SiloOptions.Section));
+builder.Services.PostConfigure<SiloOptions>(o => o.ApplyHostname(Environment.MachineName));
 builder.Logging.AddSimpleConsole(o =>
 {
     o.SingleLine = true;
@@ -13,7 +14,7 @@ builder.Logging.AddSimpleConsole(o =>
 });
 
 // Listen where the membership says this silo serves clients, unless ASPNETCORE_URLS says otherwise.
-var settings = builder.Configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
+var settings = (builder.Configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions()).ApplyHostname(Environment.MachineName);
 if (string.IsNullOrEmpty(builder.Configuration["urls"]) && settings.ParseMembers().FirstOrDefault(m => m.Id == settings.NodeId) is { } self)
 {
     builder.WebHost.UseUrls(self.ClientUrl);

@@ -26,6 +26,12 @@ public sealed class SiloOptions
 
     public ulong NodeId { get; set; } = 1;
 
+    /// <summary>
+    /// Take the node id from the host name's ordinal suffix plus one (<c>coordination-0</c> is silo 1),
+    /// as a Kubernetes StatefulSet names its pods. Overrides <see cref="NodeId"/>.
+    /// </summary>
+    public bool NodeIdFromHostname { get; set; }
+
     public string DataDirectory { get; set; } = "data";
 
     /// <summary>
@@ -41,6 +47,24 @@ public sealed class SiloOptions
     public int TickMs { get; set; } = 50;
 
     public int ElectionTicks { get; set; } = 10;
+
+    /// <summary>With <see cref="NodeIdFromHostname"/>, sets <see cref="NodeId"/> from <paramref name="hostName"/>'s ordinal.</summary>
+    public SiloOptions ApplyHostname(string hostName)
+    {
+        if (NodeIdFromHostname)
+        {
+            var name = hostName.Split('.')[0];
+            var dash = name.LastIndexOf('-');
+            if (dash < 0 || !ulong.TryParse(name.AsSpan(dash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var ordinal) || ordinal == ulong.MaxValue)
+            {
+                throw new ArgumentException($"Coordination:NodeIdFromHostname is set but host name '{hostName}' does not end in -<ordinal>.");
+            }
+
+            NodeId = ordinal + 1;
+        }
+
+        return this;
+    }
 
     public IReadOnlyList<SiloAddress> ParseMembers()
     {

@@ -77,7 +77,9 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
     {
         var peer = _self?.PeerAddress ?? "127.0.0.1:0";
         var colon = peer.LastIndexOf(':');
-        _transport.Listen(new IPEndPoint(IPAddress.Parse(peer[..colon]), int.Parse(peer[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture)));
+        // A DNS name (a StatefulSet pod's stable name) resolves to this pod's changing IP: listen on every address.
+        var listenAddress = IPAddress.TryParse(peer[..colon], out var ip) ? ip : IPAddress.Any;
+        _transport.Listen(new IPEndPoint(listenAddress, int.Parse(peer[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture)));
         Host.Start();
         Host.Completion.ContinueWith(t =>
         {
