@@ -185,15 +185,11 @@ public sealed class ManifestTests(ITestOutputHelper output)
     [Fact]
     public void Kubectl_kustomize_builds_the_manifests()
     {
-        var kubectl = DeployPaths.Which("kubectl");
-        if (kubectl is null)
+        if (RunInstalled("kubectl", "`kubectl kustomize deploy/k8s` was not checked", "kustomize", DeployPaths.K8s) is not { } built)
         {
-            output.WriteLine("SKIPPED: kubectl is not on PATH; `kubectl kustomize deploy/k8s` was not checked.");
             return;
         }
 
-        var (exit, built) = DeployPaths.Run(kubectl, ["kustomize", DeployPaths.K8s], DeployPaths.RepositoryRoot, TimeSpan.FromSeconds(60));
-        Assert.True(exit == 0, built);
         var documents = SimpleYaml.ReadDocuments(built, "kubectl kustomize");
         Assert.Equal(All.Count, documents.Count);
         Assert.All(documents.Where(d => d.Text("kind") != "Namespace"), d => Assert.Equal("coordination", d.Text("metadata", "namespace")));
@@ -205,15 +201,7 @@ public sealed class ManifestTests(ITestOutputHelper output)
     [Fact]
     public void Yamllint_is_clean()
     {
-        var yamllint = DeployPaths.Which("yamllint");
-        if (yamllint is null)
-        {
-            output.WriteLine("SKIPPED: yamllint is not on PATH (apt-get install -y yamllint); the manifests were not linted.");
-            return;
-        }
-
-        var (exit, lint) = DeployPaths.Run(yamllint, ["--strict", "-c", Path.Combine(DeployPaths.Deploy, ".yamllint"), DeployPaths.Deploy], DeployPaths.RepositoryRoot, TimeSpan.FromSeconds(60));
-        Assert.True(exit == 0, lint);
+        RunInstalled("yamllint", "the manifests were not linted (apt-get install -y yamllint)", "--strict", "-c", Path.Combine(DeployPaths.Deploy, ".yamllint"), DeployPaths.Deploy);
     }
 
     [Fact]
@@ -230,6 +218,20 @@ public sealed class ManifestTests(ITestOutputHelper output)
         Assert.Equal("z", doc[0].Text("a", 1));
         Assert.Empty(doc[0].Seq("b"));
         Assert.Equal("q", doc[1].Text("c"));
+    }
+
+    /// <summary>Runs a tool that must succeed, or notes in the test output that it is not installed and returns null.</summary>
+    private string? RunInstalled(string tool, string notChecked, params string[] arguments)
+    {
+        if (DeployPaths.Which(tool) is not { } path)
+        {
+            output.WriteLine($"SKIPPED: {tool} is not on PATH; {notChecked}.");
+            return null;
+        }
+
+        var (exit, text) = DeployPaths.Run(path, arguments, DeployPaths.RepositoryRoot, TimeSpan.FromSeconds(60));
+        Assert.True(exit == 0, $"{tool} {string.Join(' ', arguments)} exited with {exit}:\n{text}");
+        return text;
     }
 
     private static Dictionary<string, object?> One(string kind, string name) =>
