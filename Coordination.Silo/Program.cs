@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Coordination.Api;
 using Coordination.Silo;
+using Coordination.Silo.Backup;
 using Coordination.Silo.Diagnostics;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
@@ -44,6 +45,10 @@ app.Use(async (http, next) =>
         new KeyValuePair<string, object?>("status", $"{http.Response.StatusCode / 100}xx"));
 });
 app.UseCoordinationApi();
+app.MapGet("/v1/cluster/snapshot", async (SiloRuntime silo, CancellationToken cancellation) =>
+    Results.File(await StateSnapshots.SaveAsync(silo, cancellation), "application/octet-stream", "coordination.snap"))
+    .WithTags("Operations")
+    .WithSummary("The whole state at a linearizable point, for backups; a new cluster starts from it with --restore-from.");
 app.MapGet("/metrics", (PrometheusMetrics metrics) => Results.Text(metrics.Render(), "text/plain; version=0.0.4")).WithTags("Operations");
 app.Run();
 

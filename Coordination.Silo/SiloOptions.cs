@@ -22,6 +22,7 @@ public sealed class SiloOptions
         ["--members"] = $"{Section}:Members",
         ["--join"] = $"{Section}:Join",
         ["--tick-ms"] = $"{Section}:TickMs",
+        ["--restore-from"] = $"{Section}:RestoreFrom",
     };
 
     public ulong NodeId { get; set; } = 1;
@@ -42,6 +43,12 @@ public sealed class SiloOptions
 
     /// <summary>Start with an empty log and wait to be added to an existing cluster (no bootstrap).</summary>
     public bool Join { get; set; }
+
+    /// <summary>
+    /// A state snapshot file (from <c>GET /v1/cluster/snapshot</c>) that a founding silo with an empty
+    /// data directory starts from instead of an empty state. Ignored once the silo has a log.
+    /// </summary>
+    public string? RestoreFrom { get; set; }
 
     /// <summary>Raft tick length; the election timeout is ElectionTicks ticks.</summary>
     public int TickMs { get; set; } = 50;

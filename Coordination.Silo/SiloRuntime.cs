@@ -35,8 +35,16 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
         if (_log.LastIndex == 0 && _log.HardState.Term == 0 && !settings.Join)
         {
             var founders = new Membership(Members.Select(m => m.Id), []);
-            RaftNode.Bootstrap(_log, founders);
-            _logger.LogInformation("Bootstrapped a new cluster: {Members}", founders);
+            if (string.IsNullOrEmpty(settings.RestoreFrom))
+            {
+                RaftNode.Bootstrap(_log, founders);
+                _logger.LogInformation("Bootstrapped a new cluster: {Members}", founders);
+            }
+            else
+            {
+                var applied = Backup.StateSnapshots.Bootstrap(_log, founders, File.ReadAllBytes(settings.RestoreFrom));
+                _logger.LogInformation("Bootstrapped a new cluster {Members} from the state in {File} at index {Index}", founders, settings.RestoreFrom, applied);
+            }
         }
 
         State = new GrainStateMachineAdapter();
