@@ -27,6 +27,9 @@ builder.Services.AddSingleton<SiloRuntime>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<SiloRuntime>());
 builder.Services.AddSingleton<ICoordinationGateway, SiloGateway>();
 builder.Services.AddSingleton<PrometheusMetrics>();
+builder.Services.Configure<BlobBackupSettings>(builder.Configuration.GetSection(BlobBackupSettings.Section));
+builder.Services.AddSingleton<BlobBackupService>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<BlobBackupService>());
 builder.Services.AddCoordinationApi();
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
@@ -49,6 +52,12 @@ app.MapGet("/v1/cluster/snapshot", async (SiloRuntime silo, CancellationToken ca
     Results.File(await StateSnapshots.SaveAsync(silo, cancellation), "application/octet-stream", "coordination.snap"))
     .WithTags("Operations")
     .WithSummary("The whole state at a linearizable point, for backups; a new cluster starts from it with --restore-from.");
+app.MapPost("/v1/cluster/backups", async (BlobBackupService backups, CancellationToken cancellation) =>
+    backups.Configured
+        ? Results.Ok(await backups.BackupNowAsync(cancellation))
+        : Problems.Create(409, "backup-not-configured", "Set Coordination:Backup:ConnectionString to back up to Azure Blob Storage."))
+    .WithTags("Operations")
+    .WithSummary("Saves the whole state now and uploads it to Azure Blob Storage; answered by the leader.");
 app.MapGet("/metrics", (PrometheusMetrics metrics) => Results.Text(metrics.Render(), "text/plain; version=0.0.4")).WithTags("Operations");
 app.Run();
 

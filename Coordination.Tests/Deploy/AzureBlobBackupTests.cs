@@ -2,6 +2,9 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Coordination.Silo.Backup;
+using Coordination.Tests.Api;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace Coordination.Tests.Deploy;
 
@@ -121,6 +124,85 @@ public sealed class AzureBlobBackupTests(AzuriteFixture fixture) : IClassFixture
         var refused = await Assert.ThrowsAsync<AzureBlobException>(() => backup.CreateContainerIfNotExistsAsync());
         Assert.Equal(HttpStatusCode.Forbidden, refused.Status);
         Assert.Equal("AuthorizationFailure", refused.ErrorCode);
+    }
+
+    [Fact]
+    public async Task The_silo_backs_up_on_demand_keeps_the_newest_and_a_new_silo_restores_from_the_blob()
+    {
+        var restoreFile = Path.Combine(Path.GetTempPath(), "coord-blob-restore-" + Guid.NewGuid().ToString("N") + ".snap");
+        try
+        {
+            var blobs = new AzureBlobBackup(_http, Azurite.Options("silo-backups"));
+            using (var plain = new SiloFactory())
+            using (var silo = plain.WithWebHostBuilder(b => b
+                .UseSetting("Coordination:Backup:ConnectionString", Azurite.ConnectionString)
+                .UseSetting("Coordination:Backup:Container", "silo-backups")
+                .UseSetting("Coordination:Backup:Prefix", "test-cluster/")
+                .UseSetting("Coordination:Backup:Keep", "2")))
+            {
+                var client = await silo.ReadyClientAsync();
+                var names = new List<string>();
+                for (var version = 1; version <= 3; version++)
+                {
+                    await (await client.Put("/v1/config/backed-up", new { value = new { version }, expectedVersion = version - 1 })).Json(HttpStatusCode.OK);
+                    var backup = await (await client.Post("/v1/cluster/backups")).Json(HttpStatusCode.OK);
+                    names.Add(backup.GetProperty("name").GetString()!);
+                }
+
+                Assert.Equal(names.Order(StringComparer.Ordinal), names);
+                Assert.Equal(names[1..], (await blobs.ListAsync("test-cluster/")).Select(b => b.Name));
+                using var file = File.Create(restoreFile);
+                await blobs.DownloadAsync(names[^1], file);
+            }
+
+            using var fresh = new SiloFactory();
+            using var restored = fresh.WithWebHostBuilder(b => b.UseSetting("Coordination:RestoreFrom", restoreFile));
+            var restoredClient = await restored.ReadyClientAsync();
+            var config = await (await restoredClient.GetAsync("/v1/config/backed-up")).Json(HttpStatusCode.OK);
+            Assert.Equal(3, config.GetProperty("value").GetProperty("version").GetInt32());
+        }
+        finally
+        {
+            File.Delete(restoreFile);
+        }
+    }
+
+    [Fact]
+    public async Task With_an_interval_the_leader_backs_up_by_itself()
+    {
+        var blobs = new AzureBlobBackup(_http, Azurite.Options("scheduled"));
+        using var plain = new SiloFactory();
+        using var silo = plain.WithWebHostBuilder(b => b
+            .UseSetting("Coordination:Backup:ConnectionString", Azurite.ConnectionString)
+            .UseSetting("Coordination:Backup:Container", "scheduled")
+            .UseSetting("Coordination:Backup:IntervalSeconds", "1"));
+        var client = await silo.ReadyClientAsync();
+        await (await client.Put("/v1/config/scheduled", new { value = 1, expectedVersion = 0 })).Json(HttpStatusCode.OK);
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                if ((await blobs.ListAsync()).Count > 0)
+                {
+                    break;
+                }
+            }
+            catch (AzureBlobException e) when (e.ErrorCode == "ContainerNotFound")
+            {
+            }
+
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(15), "no scheduled backup within 15 s");
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
+    public async Task Without_a_connection_string_an_on_demand_backup_is_a_clear_error()
+    {
+        using var silo = new SiloFactory();
+        var client = await silo.ReadyClientAsync();
+        Assert.Equal("backup-not-configured", await (await client.Post("/v1/cluster/backups")).Problem(HttpStatusCode.Conflict));
     }
 
     [Fact]

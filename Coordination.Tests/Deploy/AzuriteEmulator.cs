@@ -46,6 +46,8 @@ public sealed class AzuriteEmulator : IAsyncDisposable
         }
     }
 
+    public string ConnectionString => $"DefaultEndpointsProtocol=http;AccountName={Account};AccountKey={Key};BlobEndpoint={ServiceUri}";
+
     public AzureBlobBackupOptions Options(string container) => new(ServiceUri, Account, Key, container);
 
     public static async Task<AzuriteEmulator> StartAsync()

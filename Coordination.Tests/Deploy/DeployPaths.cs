@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace Coordination.Tests.Deploy;
 
@@ -91,5 +92,26 @@ internal static class DeployPaths
         }
 
         throw new InvalidOperationException($"no Coordination.slnx above {AppContext.BaseDirectory}");
+    }
+}
+
+/// <summary>Readiness for silos built with <c>WithWebHostBuilder</c> (extra settings on a <see cref="Api.SiloFactory"/>).</summary>
+internal static class SiloFactoryExtensions
+{
+    public static async Task<HttpClient> ReadyClientAsync(this WebApplicationFactory<Program> factory)
+    {
+        var client = factory.CreateClient();
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            if ((await client.GetAsync("/readyz")).IsSuccessStatusCode)
+            {
+                return client;
+            }
+
+            await Task.Delay(10);
+        }
+
+        throw new TimeoutException("the silo did not become ready within 10 s");
     }
 }

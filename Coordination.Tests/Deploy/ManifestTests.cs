@@ -1,5 +1,6 @@
 using System.Globalization;
 using Coordination.Silo;
+using Coordination.Silo.Backup;
 using Xunit.Abstractions;
 
 namespace Coordination.Tests.Deploy;
@@ -165,7 +166,11 @@ public sealed class ManifestTests(ITestOutputHelper output)
     {
         var name = Silo.Text("envFrom", 0, "configMapRef", "name")!;
         var data = One("ConfigMap", name).Labels("data");
-        var bound = typeof(SiloOptions).GetProperties().Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        // Coordination__X binds SiloOptions.X; Coordination__Backup__X binds BlobBackupSettings.X.
+        var bound = typeof(SiloOptions).GetProperties().Select(p => p.Name)
+            .Concat(typeof(BlobBackupSettings).GetProperties().Select(p => "Backup__" + p.Name))
+            .ToHashSet(StringComparer.Ordinal);
+        Assert.Equal("Coordination:Backup", BlobBackupSettings.Section);
         foreach (var key in data.Keys.Concat(Silo.Seq("env").Select(e => e.Text("name")!)))
         {
             if (key.StartsWith($"{SiloOptions.Section}__", StringComparison.Ordinal))
@@ -173,6 +178,16 @@ public sealed class ManifestTests(ITestOutputHelper output)
                 Assert.Contains(key[(SiloOptions.Section.Length + 2)..], bound);
             }
         }
+
+        var backup = new BlobBackupSettings
+        {
+            IntervalSeconds = Int(data["Coordination__Backup__IntervalSeconds"]),
+            Keep = Int(data["Coordination__Backup__Keep"]),
+        };
+        Assert.InRange(backup.IntervalSeconds, 60, 86_400);
+        Assert.InRange(backup.Keep, 1, 10_000);
+        var secret = Silo.Seq("env").Single(e => e.Text("name") == "Coordination__Backup__ConnectionString");
+        Assert.Equal("true", secret.Text("valueFrom", "secretKeyRef", "optional"));
 
         var options = new SiloOptions
         {

@@ -33,7 +33,7 @@ public sealed class SnapshotRestoreTests
 
             using var fresh = new SiloFactory();
             using var restored = fresh.WithWebHostBuilder(b => b.UseSetting("Coordination:RestoreFrom", file));
-            var restoredClient = await ReadyAsync(restored);
+            var restoredClient = await restored.ReadyClientAsync();
             var config = await (await restoredClient.GetAsync("/v1/config/restored")).Json(HttpStatusCode.OK);
             Assert.Equal(2, config.GetProperty("value").GetProperty("limit").GetInt32());
             await (await restoredClient.Put("/v1/config/restored", new { value = new { limit = 3 }, expectedVersion = 2 })).Json(HttpStatusCode.OK);
@@ -98,21 +98,5 @@ public sealed class SnapshotRestoreTests
         {
             File.Delete(file);
         }
-    }
-
-    private static async Task<HttpClient> ReadyAsync(WebApplicationFactory<Program> factory)
-    {
-        var client = factory.CreateClient();
-        for (var attempt = 0; attempt < 500; attempt++)
-        {
-            if ((await client.GetAsync("/readyz")).IsSuccessStatusCode)
-            {
-                return client;
-            }
-
-            await Task.Delay(10);
-        }
-
-        throw new TimeoutException("the restored silo did not become ready within 5 s");
     }
 }
