@@ -129,42 +129,35 @@ public sealed class AzureBlobBackupTests(AzuriteFixture fixture) : IClassFixture
     [Fact]
     public async Task The_silo_backs_up_on_demand_keeps_the_newest_and_a_new_silo_restores_from_the_blob()
     {
-        var restoreFile = Path.Combine(Path.GetTempPath(), "coord-blob-restore-" + Guid.NewGuid().ToString("N") + ".snap");
-        try
+        using var restoreFile = new TempFile("coord-blob-restore");
+        var blobs = new AzureBlobBackup(_http, Azurite.Options("silo-backups"));
+        using (var plain = new SiloFactory())
+        using (var silo = plain.WithWebHostBuilder(b => b
+            .UseSetting("Coordination:Backup:ConnectionString", Azurite.ConnectionString)
+            .UseSetting("Coordination:Backup:Container", "silo-backups")
+            .UseSetting("Coordination:Backup:Prefix", "test-cluster/")
+            .UseSetting("Coordination:Backup:Keep", "2")))
         {
-            var blobs = new AzureBlobBackup(_http, Azurite.Options("silo-backups"));
-            using (var plain = new SiloFactory())
-            using (var silo = plain.WithWebHostBuilder(b => b
-                .UseSetting("Coordination:Backup:ConnectionString", Azurite.ConnectionString)
-                .UseSetting("Coordination:Backup:Container", "silo-backups")
-                .UseSetting("Coordination:Backup:Prefix", "test-cluster/")
-                .UseSetting("Coordination:Backup:Keep", "2")))
+            var client = await silo.ReadyClientAsync();
+            var names = new List<string>();
+            for (var version = 1; version <= 3; version++)
             {
-                var client = await silo.ReadyClientAsync();
-                var names = new List<string>();
-                for (var version = 1; version <= 3; version++)
-                {
-                    await (await client.Put("/v1/config/backed-up", new { value = new { version }, expectedVersion = version - 1 })).Json(HttpStatusCode.OK);
-                    var backup = await (await client.Post("/v1/cluster/backups")).Json(HttpStatusCode.OK);
-                    names.Add(backup.GetProperty("name").GetString()!);
-                }
-
-                Assert.Equal(names.Order(StringComparer.Ordinal), names);
-                Assert.Equal(names[1..], (await blobs.ListAsync("test-cluster/")).Select(b => b.Name));
-                using var file = File.Create(restoreFile);
-                await blobs.DownloadAsync(names[^1], file);
+                await (await client.Put("/v1/config/backed-up", new { value = new { version }, expectedVersion = version - 1 })).Json(HttpStatusCode.OK);
+                var backup = await (await client.Post("/v1/cluster/backups")).Json(HttpStatusCode.OK);
+                names.Add(backup.GetProperty("name").GetString()!);
             }
 
-            using var fresh = new SiloFactory();
-            using var restored = fresh.WithWebHostBuilder(b => b.UseSetting("Coordination:RestoreFrom", restoreFile));
-            var restoredClient = await restored.ReadyClientAsync();
-            var config = await (await restoredClient.GetAsync("/v1/config/backed-up")).Json(HttpStatusCode.OK);
-            Assert.Equal(3, config.GetProperty("value").GetProperty("version").GetInt32());
+            Assert.Equal(names.Order(StringComparer.Ordinal), names);
+            Assert.Equal(names[1..], (await blobs.ListAsync("test-cluster/")).Select(b => b.Name));
+            using var file = File.Create(restoreFile.Path);
+            await blobs.DownloadAsync(names[^1], file);
         }
-        finally
-        {
-            File.Delete(restoreFile);
-        }
+
+        using var fresh = new SiloFactory();
+        using var restored = fresh.WithWebHostBuilder(b => b.UseSetting("Coordination:RestoreFrom", restoreFile.Path));
+        var restoredClient = await restored.ReadyClientAsync();
+        var config = await (await restoredClient.GetAsync("/v1/config/backed-up")).Json(HttpStatusCode.OK);
+        Assert.Equal(3, config.GetProperty("value").GetProperty("version").GetInt32());
     }
 
     [Fact]

@@ -115,3 +115,11 @@ internal static class SiloFactoryExtensions
         throw new TimeoutException("the silo did not become ready within 10 s");
     }
 }
+
+/// <summary>A path in the temporary directory, deleted (if it was created) on dispose.</summary>
+internal sealed class TempFile(string prefix) : IDisposable
+{
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"{prefix}-{Guid.NewGuid():N}");
+
+    public void Dispose() => File.Delete(Path);
+}
