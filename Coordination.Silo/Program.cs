@@ -1,11 +1,14 @@
 using System.Diagnostics;
 using Coordination.Api;
 using Coordination.Silo;
+using Coordination.Silo.Backup;
 using Coordination.Silo.Diagnostics;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
 builder.Configuration.AddCommandLine(args, SiloOptions.SwitchMappings);
 builder.Services.Configure<SiloOptions>(builder.Configuration.GetSection(SiloOptions.Section));
+builder.Services.PostConfigure<SiloOptions>(o => o.ApplyHostname(Environment.MachineName));
+
 // Structured logs: one JSON object per line with `--Logging:Format json` (for log shippers), else one readable line.
 builder.Logging.ClearProviders();
 if (builder.Configuration["Logging:Format"] == "json")
@@ -22,7 +25,7 @@ else
 }
 
 // Listen where the membership says this silo serves clients, unless ASPNETCORE_URLS says otherwise.
-var settings = builder.Configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
+var settings = (builder.Configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions()).ApplyHostname(Environment.MachineName);
 if (string.IsNullOrEmpty(builder.Configuration["urls"]) && settings.ParseMembers().FirstOrDefault(m => m.Id == settings.NodeId) is { } self)
 {
     builder.WebHost.UseUrls(self.ClientUrl);
@@ -34,6 +37,9 @@ builder.Services.AddSingleton<SiloRuntime>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<SiloRuntime>());
 builder.Services.AddSingleton<ICoordinationGateway, SiloGateway>();
 builder.Services.AddSingleton<PrometheusMetrics>();
+builder.Services.Configure<BlobBackupSettings>(builder.Configuration.GetSection(BlobBackupSettings.Section));
+builder.Services.AddSingleton<BlobBackupService>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<BlobBackupService>());
 builder.Services.AddCoordinationApi();
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
@@ -52,6 +58,16 @@ app.Use(async (http, next) =>
         new KeyValuePair<string, object?>("status", $"{http.Response.StatusCode / 100}xx"));
 });
 app.UseCoordinationApi();
+app.MapGet("/v1/cluster/snapshot", async (SiloRuntime silo, CancellationToken cancellation) =>
+    Results.File(await StateSnapshots.SaveAsync(silo, cancellation), "application/octet-stream", "coordination.snap"))
+    .WithTags("Operations")
+    .WithSummary("The whole state at a linearizable point, for backups; a new cluster starts from it with --restore-from.");
+app.MapPost("/v1/cluster/backups", async (BlobBackupService backups, CancellationToken cancellation) =>
+    backups.Configured
+        ? Results.Ok(await backups.BackupNowAsync(cancellation))
+        : Problems.Create(409, "backup-not-configured", "Set Coordination:Backup:ConnectionString to back up to Azure Blob Storage."))
+    .WithTags("Operations")
+    .WithSummary("Saves the whole state now and uploads it to Azure Blob Storage; answered by the leader.");
 app.MapGet("/metrics", (PrometheusMetrics metrics) => Results.Text(metrics.Render(), "text/plain; version=0.0.4")).WithTags("Operations");
 app.Run();
 

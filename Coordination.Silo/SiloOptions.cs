@@ -22,9 +22,16 @@ public sealed class SiloOptions
         ["--members"] = $"{Section}:Members",
         ["--join"] = $"{Section}:Join",
         ["--tick-ms"] = $"{Section}:TickMs",
+        ["--restore-from"] = $"{Section}:RestoreFrom",
     };
 
     public ulong NodeId { get; set; } = 1;
+
+    /// <summary>
+    /// Take the node id from the host name's ordinal suffix plus one (<c>coordination-0</c> is silo 1),
+    /// as a Kubernetes StatefulSet names its pods. Overrides <see cref="NodeId"/>.
+    /// </summary>
+    public bool NodeIdFromHostname { get; set; }
 
     public string DataDirectory { get; set; } = "data";
 
@@ -37,10 +44,34 @@ public sealed class SiloOptions
     /// <summary>Start with an empty log and wait to be added to an existing cluster (no bootstrap).</summary>
     public bool Join { get; set; }
 
+    /// <summary>
+    /// A state snapshot file (from <c>GET /v1/cluster/snapshot</c>) that a founding silo with an empty
+    /// data directory starts from instead of an empty state. Ignored once the silo has a log.
+    /// </summary>
+    public string? RestoreFrom { get; set; }
+
     /// <summary>Raft tick length; the election timeout is ElectionTicks ticks.</summary>
     public int TickMs { get; set; } = 50;
 
     public int ElectionTicks { get; set; } = 10;
+
+    /// <summary>With <see cref="NodeIdFromHostname"/>, sets <see cref="NodeId"/> from <paramref name="hostName"/>'s ordinal.</summary>
+    public SiloOptions ApplyHostname(string hostName)
+    {
+        if (NodeIdFromHostname)
+        {
+            var name = hostName.Split('.')[0];
+            var dash = name.LastIndexOf('-');
+            if (dash < 0 || !ulong.TryParse(name.AsSpan(dash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var ordinal) || ordinal == ulong.MaxValue)
+            {
+                throw new ArgumentException($"Coordination:NodeIdFromHostname is set but host name '{hostName}' does not end in -<ordinal>.");
+            }
+
+            NodeId = ordinal + 1;
+        }
+
+        return this;
+    }
 
     public IReadOnlyList<SiloAddress> ParseMembers()
     {

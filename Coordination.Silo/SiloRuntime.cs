@@ -35,8 +35,16 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
         if (_log.LastIndex == 0 && _log.HardState.Term == 0 && !settings.Join)
         {
             var founders = new Membership(Members.Select(m => m.Id), []);
-            RaftNode.Bootstrap(_log, founders);
-            _logger.LogInformation("Bootstrapped a new cluster: {Members}", founders);
+            if (string.IsNullOrEmpty(settings.RestoreFrom))
+            {
+                RaftNode.Bootstrap(_log, founders);
+                _logger.LogInformation("Bootstrapped a new cluster: {Members}", founders);
+            }
+            else
+            {
+                var applied = Backup.StateSnapshots.Bootstrap(_log, founders, File.ReadAllBytes(settings.RestoreFrom));
+                _logger.LogInformation("Bootstrapped a new cluster {Members} from the state in {File} at index {Index}", founders, settings.RestoreFrom, applied);
+            }
         }
 
         State = new GrainStateMachineAdapter();
@@ -77,7 +85,9 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
     {
         var peer = _self?.PeerAddress ?? "127.0.0.1:0";
         var colon = peer.LastIndexOf(':');
-        _transport.Listen(new IPEndPoint(IPAddress.Parse(peer[..colon]), int.Parse(peer[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture)));
+        // A DNS name (a StatefulSet pod's stable name) resolves to this pod's changing IP: listen on every address.
+        var listenAddress = IPAddress.TryParse(peer[..colon], out var ip) ? ip : IPAddress.Any;
+        _transport.Listen(new IPEndPoint(listenAddress, int.Parse(peer[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture)));
         Host.Start();
         Host.Completion.ContinueWith(t =>
         {

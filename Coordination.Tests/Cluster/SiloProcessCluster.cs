@@ -17,9 +17,12 @@ public sealed class SiloProcessCluster : IAsyncDisposable
     private readonly Dictionary<ulong, Process?> _processes = [];
     private readonly Dictionary<ulong, (int Client, int Peer)> _ports = [];
     private readonly string _members;
+    private readonly string[] _arguments;
 
-    public SiloProcessCluster(int size)
+    /// <param name="arguments">Added to every silo's command line (e.g. <c>--restore-from file</c>).</param>
+    public SiloProcessCluster(int size, params string[] arguments)
     {
+        _arguments = arguments;
         for (var id = 1UL; id <= (ulong)size; id++)
         {
             _ports[id] = (SiloFactory.FreePort(), SiloFactory.FreePort());
@@ -52,6 +55,11 @@ public sealed class SiloProcessCluster : IAsyncDisposable
             RedirectStandardError = true,
             WorkingDirectory = AppContext.BaseDirectory,
         };
+        foreach (var argument in _arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
         process.OutputDataReceived += (_, _) => { };

@@ -1,0 +1,81 @@
+using System.Net;
+using Coordination.Tests.Api;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace Coordination.Tests.Deploy;
+
+/// <summary>Save the whole state from one silo, start a new cluster from it (<c>Coordination:RestoreFrom</c>).</summary>
+public sealed class SnapshotRestoreTests
+{
+    [Fact]
+    public async Task A_new_cluster_restored_from_a_saved_state_serves_it_and_keeps_revisions_increasing()
+    {
+        using var file = new TempFile("coord-restore");
+        ulong savedIndex, nextId;
+        using (var original = new SiloFactory())
+        {
+            var client = await original.ReadyClientAsync();
+            await (await client.Put("/v1/config/restored", new { value = new { limit = 1 }, expectedVersion = 0 })).Json(HttpStatusCode.OK);
+            await (await client.Put("/v1/config/restored", new { value = new { limit = 2 }, expectedVersion = 1 })).Json(HttpStatusCode.OK);
+            var ids = await (await client.Post("/v1/sequences/restored/next", new { count = 10 })).Json(HttpStatusCode.OK);
+            nextId = ids.GetProperty("first").GetUInt64() + 10;
+            var response = await client.GetAsync("/v1/cluster/snapshot");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("application/octet-stream", response.Content.Headers.ContentType?.MediaType);
+            var bytes = await response.Content.ReadAsByteArrayAsync();
+            savedIndex = Coordination.Silo.Backup.StateSnapshots.AppliedIndex(bytes);
+            Assert.True(savedIndex >= 3, $"the state was saved at index {savedIndex}, before the writes");
+            await File.WriteAllBytesAsync(file.Path, bytes);
+        }
+
+        using var fresh = new SiloFactory();
+        using var restored = fresh.WithWebHostBuilder(b => b.UseSetting("Coordination:RestoreFrom", file.Path));
+        var restoredClient = await restored.ReadyClientAsync();
+        var config = await (await restoredClient.GetAsync("/v1/config/restored")).Json(HttpStatusCode.OK);
+        Assert.Equal(2, config.GetProperty("value").GetProperty("limit").GetInt32());
+        await (await restoredClient.Put("/v1/config/restored", new { value = new { limit = 3 }, expectedVersion = 2 })).Json(HttpStatusCode.OK);
+        var next = await (await restoredClient.Post("/v1/sequences/restored/next", new { count = 1 })).Json(HttpStatusCode.OK);
+        Assert.Equal(nextId, next.GetProperty("first").GetUInt64());
+        var cluster = await (await restoredClient.GetAsync("/v1/cluster")).Json(HttpStatusCode.OK);
+        Assert.True(cluster.GetProperty("appliedIndex").GetUInt64() > savedIndex, cluster.GetRawText());
+    }
+
+    [Fact]
+    public async Task Three_new_silos_restored_from_the_same_state_elect_a_leader_and_each_serve_it()
+    {
+        using var file = new TempFile("coord-restore");
+        using (var original = new SiloFactory())
+        {
+            var client = await original.ReadyClientAsync();
+            await (await client.Put("/v1/config/restored-3", new { value = new { replicas = 3 }, expectedVersion = 0 })).Json(HttpStatusCode.OK);
+            await File.WriteAllBytesAsync(file.Path, await client.GetByteArrayAsync("/v1/cluster/snapshot"));
+        }
+
+        await using var cluster = new Cluster.SiloProcessCluster(3, "--restore-from", file.Path);
+        var leader = await cluster.LeaderAsync();
+        using (var write = cluster.Client(leader))
+        {
+            await (await write.Put("/v1/config/restored-3", new { value = new { replicas = 5 }, expectedVersion = 1 })).Json(HttpStatusCode.OK);
+        }
+
+        foreach (var id in cluster.Ids)
+        {
+            using var client = cluster.Client(id);
+            var config = await (await client.GetAsync("/v1/config/restored-3")).Json(HttpStatusCode.OK);
+            Assert.Equal(5, config.GetProperty("value").GetProperty("replicas").GetInt32());
+            Assert.Equal(2, config.GetProperty("version").GetInt32());
+        }
+    }
+
+    [Fact]
+    public async Task A_file_that_is_not_a_state_snapshot_stops_the_silo()
+    {
+        using var file = new TempFile("coord-restore");
+        await File.WriteAllBytesAsync(file.Path, new byte[64]);
+        using var fresh = new SiloFactory();
+        using var restored = fresh.WithWebHostBuilder(b => b.UseSetting("Coordination:RestoreFrom", file.Path));
+        var error = Assert.ThrowsAny<Exception>(() => restored.CreateClient());
+        Assert.Contains("snapshot", error.ToString(), StringComparison.OrdinalIgnoreCase);
+    }
+}
