@@ -58,6 +58,7 @@ app.Use(async (http, next) =>
         new KeyValuePair<string, object?>("status", $"{http.Response.StatusCode / 100}xx"));
 });
 app.UseCoordinationApi();
+app.MapMembershipEndpoints();
 app.MapGet("/v1/cluster/snapshot", async (SiloRuntime silo, CancellationToken cancellation) =>
     Results.File(await StateSnapshots.SaveAsync(silo, cancellation), "application/octet-stream", "coordination.snap"))
     .WithTags("Operations")

@@ -20,6 +20,7 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
     private readonly PeerTransport _transport;
     private readonly SiloAddress? _self;
     private int _stopped;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, SiloAddress> _directory = new();
 
     public SiloRuntime(IOptions<SiloOptions> options, ILoggerFactory loggers, IHostApplicationLifetime lifetime, TimeProvider time)
     {
@@ -51,8 +52,11 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
         _transport = new PeerTransport(settings.NodeId, m => Host!.Receive(m), new PeerTransportOptions(), loggers.CreateLogger<PeerTransport>());
         foreach (var member in Members)
         {
+            _directory[member.Id] = member;
             _transport.SetPeer(member.Id, member.PeerAddress);
         }
+
+        State.AddressBookChanged += LearnAddresses;
 
         Metrics = new HostMetrics();
         Host = new RaftHost(
@@ -79,7 +83,27 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
 
     public long TransportDroppedMessages => _transport.DroppedMessages;
 
-    public SiloAddress? AddressOf(ulong id) => Members.FirstOrDefault(m => m.Id == id);
+    /// <summary>Where silo <paramref name="id"/> listens: from the configuration, updated by the replicated address book.</summary>
+    public SiloAddress? AddressOf(ulong id) => _directory.GetValueOrDefault(id);
+
+    /// <summary>Every silo whose address is known.</summary>
+    public IReadOnlyCollection<SiloAddress> KnownSilos => [.. _directory.Values.OrderBy(a => a.Id)];
+
+    private void LearnAddresses(byte[] json)
+    {
+        try
+        {
+            foreach (var member in AddressBook.Parse(json))
+            {
+                _directory[member.Id] = member;
+                _transport.SetPeer(member.Id, member.PeerAddress);
+            }
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            _logger.LogWarning("The replicated address book is not readable: {Reason}", e.Message);
+        }
+    }
 
     public Task StartAsync(CancellationToken cancellationToken)
     {

@@ -24,6 +24,19 @@ internal static class ClusterCommands
                         m.PeerAddress ?? "-"]));
             });
         }));
-        return new Command("cluster", "The cluster") { status };
+        var id = new Argument<long>("id") { Description = "The silo's id" };
+        var clientUrl = new Option<Uri>("--client-url") { Description = "Where the new silo serves clients, e.g. http://10.0.0.4:5080", Required = true };
+        var peer = new Option<string>("--peer") { Description = "Where the new silo listens for peers, host:port", Required = true };
+        var add = new Command("add", "Add a silo (started with --join) as a learner") { id, clientUrl, peer };
+        add.SetAction(cli.Run(async run => WriteMembers(run, await run.Client.AddSiloAsync(run.Parse.GetValue(id), run.Parse.GetValue(clientUrl)!, run.Parse.GetValue(peer)!, run.CancellationToken))));
+        var promote = new Command("promote", "Make a caught-up learner a voter") { id };
+        promote.SetAction(cli.Run(async run => WriteMembers(run, await run.Client.PromoteSiloAsync(run.Parse.GetValue(id), run.CancellationToken))));
+        var remove = new Command("remove", "Remove a silo from the cluster") { id };
+        remove.SetAction(cli.Run(async run => WriteMembers(run, await run.Client.RemoveSiloAsync(run.Parse.GetValue(id), run.CancellationToken))));
+        return new Command("cluster", "The cluster") { status, add, promote, remove };
     }
+
+    private static void WriteMembers(Invocation run, Coordination.Client.ClusterStatus cluster) =>
+        run.Write(cluster, CliJsonContext.Default.ClusterStatus, output =>
+            output.WriteLine($"voters {string.Join(",", cluster.Voters)}  learners {string.Join(",", cluster.Learners)}"));
 }

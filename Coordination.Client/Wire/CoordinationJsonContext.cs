@@ -29,6 +29,7 @@ namespace Coordination.Client.Wire;
 [JsonSerializable(typeof(GroupMembers))]
 [JsonSerializable(typeof(ConfigDocument))]
 [JsonSerializable(typeof(PutConfigRequest))]
+[JsonSerializable(typeof(AddSiloRequest))]
 [JsonSerializable(typeof(FencedPutRequest))]
 [JsonSerializable(typeof(RollbackRequest))]
 [JsonSerializable(typeof(ConfigWriteResult))]

@@ -39,6 +39,8 @@ internal sealed record MemberRef(string Group, string MemberId);
 
 internal sealed record PutConfigRequest(JsonElement Value, long? ExpectedVersion);
 
+internal sealed record AddSiloRequest(long Id, string ClientUrl, string PeerAddress);
+
 internal sealed record FencedPutRequest(JsonElement Value, string LockName, long Token);
 
 internal sealed record RollbackRequest(long ToVersion, long? ExpectedVersion);

@@ -27,6 +27,17 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
         .Where(t => t.IsSubclassOf(typeof(CommandResult)) && !t.IsAbstract)
         .ToDictionary(t => t.Name, StringComparer.Ordinal);
 
+    /// <summary>
+    /// The reserved config document that holds every silo's addresses (JSON), replicated like any
+    /// other write so a silo added at run time becomes reachable from every silo.
+    /// </summary>
+    public const string AddressBookName = "coordination:members";
+
+    private ulong _addressBookRevision;
+
+    /// <summary>Raised on the loop thread with the address book's JSON whenever an applied entry changed it.</summary>
+    public event Action<byte[]>? AddressBookChanged;
+
     private readonly Dictionary<string, (ulong Hash, CommandResult Result, ulong Revision)> _keys = new(StringComparer.Ordinal);
     private readonly Queue<string> _keyOrder = new();
     private ulong _applied;
@@ -38,6 +49,22 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
     public int IdempotencyKeys => _keys.Count;
 
     public object? Apply(ulong index, long timestampMs, ReadOnlySpan<byte> payload)
+    {
+        var applied = ApplyRequest(index, timestampMs, payload);
+        NoticeAddressBook();
+        return applied;
+    }
+
+    private void NoticeAddressBook()
+    {
+        if (Grains.GetConfig(AddressBookName) is { } book && book.Revision != _addressBookRevision)
+        {
+            _addressBookRevision = book.Revision;
+            AddressBookChanged?.Invoke(book.Value);
+        }
+    }
+
+    private AppliedRequest ApplyRequest(ulong index, long timestampMs, ReadOnlySpan<byte> payload)
     {
         Volatile.Write(ref _applied, index);
         var (key, command) = RequestEnvelope.Decode(payload.ToArray());
@@ -136,6 +163,8 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
 
         Grains = grains;
         Volatile.Write(ref _applied, index);
+        _addressBookRevision = 0;
+        NoticeAddressBook();
     }
 
     private static ulong Fnv1a(ReadOnlySpan<byte> bytes)

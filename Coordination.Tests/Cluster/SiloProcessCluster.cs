@@ -37,6 +37,18 @@ public sealed class SiloProcessCluster : IAsyncDisposable
 
     public IReadOnlyCollection<ulong> Ids => _ports.Keys;
 
+    // Silos started with --join, and the members list each was given (the founders plus itself).
+    private readonly Dictionary<ulong, string> _joining = [];
+
+    /// <summary>Starts a new, empty silo that waits to be added to the cluster; returns its (client URL, peer address).</summary>
+    public (string ClientUrl, string PeerAddress) StartJoining(ulong id)
+    {
+        _ports[id] = (SiloFactory.FreePort(), SiloFactory.FreePort());
+        _joining[id] = $"{_members},{id}=127.0.0.1:{_ports[id].Client}:{_ports[id].Peer}";
+        Start(id);
+        return ($"http://127.0.0.1:{_ports[id].Client}", $"127.0.0.1:{_ports[id].Peer}");
+    }
+
     public HttpClient Client(ulong id) => new() { BaseAddress = Url(id), Timeout = TimeSpan.FromSeconds(30) };
 
     public Uri Url(ulong id) => new($"http://127.0.0.1:{_ports[id].Client}");
@@ -50,7 +62,7 @@ public sealed class SiloProcessCluster : IAsyncDisposable
         var dll = Path.Combine(AppContext.BaseDirectory, "Coordination.Silo.dll");
         var info = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { dll, "--node-id", id.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", Path.Combine(_root, $"silo-{id}"), "--members", _members, "--tick-ms", "20" },
+            ArgumentList = { dll, "--node-id", id.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", Path.Combine(_root, $"silo-{id}"), "--members", _joining.GetValueOrDefault(id, _members), "--tick-ms", "20" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = AppContext.BaseDirectory,
@@ -58,6 +70,12 @@ public sealed class SiloProcessCluster : IAsyncDisposable
         foreach (var argument in _arguments)
         {
             info.ArgumentList.Add(argument);
+        }
+
+        if (_joining.ContainsKey(id))
+        {
+            info.ArgumentList.Add("--join");
+            info.ArgumentList.Add("true");
         }
 
         info.Environment["Logging__LogLevel__Default"] = "Warning";

@@ -1,0 +1,25 @@
+using Coordination.Client.Http;
+using Coordination.Client.Wire;
+
+namespace Coordination.Client;
+
+public sealed partial class CoordinationClient
+{
+    /// <summary>
+    /// Adds a silo as a learner (start it with <c>--join</c> first): its addresses go into the
+    /// replicated address book, then it receives the log. Promote it with <see cref="PromoteSiloAsync"/>.
+    /// </summary>
+    /// <exception cref="CoordinationException"><c>membership-change-pending</c> while another change is uncommitted.</exception>
+    public Task<ClusterStatus> AddSiloAsync(long id, Uri clientUrl, string peerAddress, CancellationToken cancellationToken = default) =>
+        WriteAsync(
+            HttpMethod.Post, "v1/cluster/members", new AddSiloRequest(id, clientUrl.ToString().TrimEnd('/'), peerAddress),
+            CoordinationJsonContext.Default.AddSiloRequest, CoordinationJsonContext.Default.ClusterStatus, cancellationToken);
+
+    /// <summary>Makes a learner a voter; refused with <c>learner-not-caught-up</c> until its log holds every committed entry.</summary>
+    public Task<ClusterStatus> PromoteSiloAsync(long id, CancellationToken cancellationToken = default) =>
+        WriteAsync(HttpMethod.Post, $"v1/cluster/members/{id}/promote", CoordinationJsonContext.Default.ClusterStatus, cancellationToken);
+
+    /// <summary>Removes a silo from the cluster (to replace a failed one: remove it, then add an empty one).</summary>
+    public Task<ClusterStatus> RemoveSiloAsync(long id, CancellationToken cancellationToken = default) =>
+        WriteAsync(HttpMethod.Delete, $"v1/cluster/members/{id}", CoordinationJsonContext.Default.ClusterStatus, cancellationToken);
+}
