@@ -32,6 +32,7 @@ public static class CoordCli
         root.Options.Add(endpoints);
         root.Options.Add(json);
         root.Subcommands.Add(ClusterCommands.Build(cli));
+        root.Subcommands.Add(SnapshotCommands.Build(cli));
         root.Subcommands.Add(LockCommands.Build(cli));
         root.Subcommands.Add(ElectionCommands.Build(cli));
         root.Subcommands.Add(MemberCommands.Build(cli));

@@ -19,6 +19,13 @@ public sealed partial class CoordinationClient
     public Task<ClusterStatus> PromoteSiloAsync(long id, CancellationToken cancellationToken = default) =>
         WriteAsync(HttpMethod.Post, $"v1/cluster/members/{id}/promote", CoordinationJsonContext.Default.ClusterStatus, cancellationToken);
 
+    /// <summary>
+    /// The whole state (every grain and the idempotency keys) at a linearizable point, for backups.
+    /// A new cluster starts from it with the silo option <c>--restore-from FILE</c>.
+    /// </summary>
+    public Task<byte[]> SaveSnapshotAsync(CancellationToken cancellationToken = default) =>
+        GetAsync("v1/cluster/snapshot", CoordinationJsonContext.Default.ByteArray, cancellationToken, attemptTimeout: TimeSpan.FromMinutes(2));
+
     /// <summary>Removes a silo from the cluster (to replace a failed one: remove it, then add an empty one).</summary>
     public Task<ClusterStatus> RemoveSiloAsync(long id, CancellationToken cancellationToken = default) =>
         WriteAsync(HttpMethod.Delete, $"v1/cluster/members/{id}", CoordinationJsonContext.Default.ClusterStatus, cancellationToken);

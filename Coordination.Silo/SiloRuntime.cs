@@ -22,7 +22,7 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
     private int _stopped;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, SiloAddress> _directory = new();
 
-    public SiloRuntime(IOptions<SiloOptions> options, ILoggerFactory loggers, IHostApplicationLifetime lifetime, TimeProvider time)
+    public SiloRuntime(IOptions<SiloOptions> options, IOptions<Backup.BlobBackupSettings> backup, ILoggerFactory loggers, IHostApplicationLifetime lifetime, TimeProvider time)
     {
         var settings = options.Value;
         settings.Validate();
@@ -43,7 +43,7 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
             }
             else
             {
-                var applied = Backup.StateSnapshots.Bootstrap(_log, founders, File.ReadAllBytes(settings.RestoreFrom));
+                var applied = Backup.StateSnapshots.Bootstrap(_log, founders, Backup.StateSnapshots.ReadRestoreSource(settings.RestoreFrom, backup.Value));
                 _logger.LogInformation("Bootstrapped a new cluster {Members} from the state in {File} at index {Index}", founders, settings.RestoreFrom, applied);
             }
         }

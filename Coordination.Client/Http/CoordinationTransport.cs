@@ -41,7 +41,7 @@ internal sealed class CoordinationTransport
     /// <summary>A fresh idempotency key for one logical write, or null when keys are switched off.</summary>
     public string? NewIdempotencyKey() => _options.UseIdempotencyKeys ? Guid.NewGuid().ToString("N") : null;
 
-    /// <summary>Sends <paramref name="request"/> and reads the answer as <typeparamref name="T"/> (<see cref="Empty"/> skips the body).</summary>
+    /// <summary>Sends <paramref name="request"/> and reads the answer as <typeparamref name="T"/> (<see cref="Empty"/> skips the body; <c>byte[]</c> takes it raw).</summary>
     /// <exception cref="CoordinationException">The cluster refused the request, or no attempt reached a silo.</exception>
     public async Task<(T Value, ReadMetadata Read)> SendAsync<T>(CoordinationRequest request, JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
@@ -138,6 +138,12 @@ internal sealed class CoordinationTransport
                 if (typeof(T) == typeof(Empty))
                 {
                     return (default!, read);
+                }
+
+                if (typeof(T) == typeof(byte[]))
+                {
+                    // A binary answer (the saved state), not JSON.
+                    return ((T)(object)await response.Content.ReadAsByteArrayAsync(attempt).ConfigureAwait(false), read);
                 }
 
                 var value = await response.Content.ReadFromJsonAsync(type, attempt).ConfigureAwait(false)

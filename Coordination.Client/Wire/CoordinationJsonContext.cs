@@ -30,6 +30,7 @@ namespace Coordination.Client.Wire;
 [JsonSerializable(typeof(ConfigDocument))]
 [JsonSerializable(typeof(PutConfigRequest))]
 [JsonSerializable(typeof(AddSiloRequest))]
+[JsonSerializable(typeof(byte[]))]
 [JsonSerializable(typeof(FencedPutRequest))]
 [JsonSerializable(typeof(RollbackRequest))]
 [JsonSerializable(typeof(ConfigWriteResult))]

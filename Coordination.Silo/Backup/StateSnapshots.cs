@@ -36,6 +36,32 @@ public static class StateSnapshots
     }
 
     /// <summary>The log index a state snapshot was taken at (its header: magic, then the applied index).</summary>
+    /// <summary>Prefix of a restore source that names a blob in the backup container instead of a file.</summary>
+    public const string BlobPrefix = "blob:";
+
+    /// <summary>
+    /// The bytes of a saved state: a file path, or <c>blob:NAME</c> for a backup in the Azure Blob
+    /// container of <c>Coordination:Backup</c> (downloaded with its MD5 checked). Runs once at start.
+    /// </summary>
+    public static byte[] ReadRestoreSource(string source, BlobBackupSettings backup)
+    {
+        if (!source.StartsWith(BlobPrefix, StringComparison.Ordinal))
+        {
+            return File.ReadAllBytes(source);
+        }
+
+        if (string.IsNullOrEmpty(backup.ConnectionString))
+        {
+            throw new InvalidOperationException($"--restore-from {source} needs Coordination:Backup:ConnectionString.");
+        }
+
+        using var http = new HttpClient();
+        var blobs = new AzureBlobBackup(http, AzureBlobBackupOptions.FromConnectionString(backup.ConnectionString, backup.Container));
+        using var bytes = new MemoryStream();
+        blobs.DownloadAsync(source[BlobPrefix.Length..], bytes).GetAwaiter().GetResult();
+        return bytes.ToArray();
+    }
+
     public static ulong AppliedIndex(ReadOnlySpan<byte> snapshot) =>
         snapshot.Length < 12
             ? throw new InvalidDataException("too short to be a Coordination state snapshot")

@@ -31,23 +31,6 @@ public sealed class SiloFactory : WebApplicationFactory<Program>
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>A client for a silo that has elected itself leader (bounded wait).</summary>
-    public async Task<HttpClient> ReadyClientAsync()
-    {
-        var client = CreateClient();
-        for (var attempt = 0; attempt < 500; attempt++)
-        {
-            if ((await client.GetAsync("/readyz")).IsSuccessStatusCode)
-            {
-                return client;
-            }
-
-            await Task.Delay(10);
-        }
-
-        throw new TimeoutException("the silo did not become ready within 5 s");
-    }
-
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
@@ -64,6 +47,23 @@ public sealed class SiloFactory : WebApplicationFactory<Program>
 /// <summary>Small helpers that keep the API tests readable.</summary>
 internal static class Http
 {
+    /// <summary>A client for a silo (also one built with <c>WithWebHostBuilder</c>) once it has a leader; waits at most 10 s.</summary>
+    public static async Task<HttpClient> ReadyClientAsync(this WebApplicationFactory<Program> factory)
+    {
+        var client = factory.CreateClient();
+        for (var attempt = 0; attempt < 1_000; attempt++)
+        {
+            if ((await client.GetAsync("/readyz")).IsSuccessStatusCode)
+            {
+                return client;
+            }
+
+            await Task.Delay(10);
+        }
+
+        throw new TimeoutException("the silo did not become ready within 10 s");
+    }
+
     public static async Task<JsonElement> Json(this HttpResponseMessage response, HttpStatusCode expected)
     {
         var body = await response.Content.ReadAsStringAsync();

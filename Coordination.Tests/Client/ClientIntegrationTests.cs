@@ -222,4 +222,30 @@ public sealed class ClientIntegrationTests(SiloFactory silo) : IClassFixture<Sil
         Assert.True(JsonDocument.Parse(lines[1]).RootElement.GetProperty("value").GetProperty("on").GetBoolean());
         Assert.Equal("1", JsonDocument.Parse(lines[2]).RootElement.GetProperty("leader").GetString());
     }
+
+    [Fact]
+    public async Task The_cli_saves_the_whole_state_and_a_new_silo_restores_from_the_file()
+    {
+        using var ready = await silo.ReadyClientAsync();
+        var root = CoordCli.Build(urls => new CoordinationClient(new HttpClient(silo.Server.CreateHandler()), new CoordinationClientOptions { Endpoints = urls }));
+        using var output = new StringWriter();
+        var configuration = new InvocationConfiguration { Output = output, Error = output };
+        var file = Path.Combine(Path.GetTempPath(), $"coord-cli-{Guid.NewGuid():N}.snap");
+        try
+        {
+            Assert.Equal(0, await root.Parse(["config", "put", "it-saved", """{"kept":42}"""]).InvokeAsync(configuration));
+            Assert.Equal(0, await root.Parse(["snapshot", "save", file]).InvokeAsync(configuration));
+            Assert.Contains("saved ", output.ToString(), StringComparison.Ordinal);
+
+            using var fresh = new SiloFactory();
+            using var restored = fresh.WithWebHostBuilder(b => b.UseSetting("Coordination:RestoreFrom", file));
+            var client = await restored.ReadyClientAsync();
+            var document = await (await client.GetAsync("/v1/config/it-saved")).Json(System.Net.HttpStatusCode.OK);
+            Assert.Equal(42, document.GetProperty("value").GetProperty("kept").GetInt32());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }

@@ -131,6 +131,7 @@ public sealed class AzureBlobBackupTests(AzuriteFixture fixture) : IClassFixture
     {
         using var restoreFile = new TempFile("coord-blob-restore");
         var blobs = new AzureBlobBackup(_http, Azurite.Options("silo-backups"));
+        string newest;
         using (var plain = new SiloFactory())
         using (var silo = plain.WithWebHostBuilder(b => b
             .UseSetting("Coordination:Backup:ConnectionString", Azurite.ConnectionString)
@@ -150,7 +151,8 @@ public sealed class AzureBlobBackupTests(AzuriteFixture fixture) : IClassFixture
             Assert.Equal(names.Order(StringComparer.Ordinal), names);
             Assert.Equal(names[1..], (await blobs.ListAsync("test-cluster/")).Select(b => b.Name));
             using var file = File.Create(restoreFile.Path);
-            await blobs.DownloadAsync(names[^1], file);
+            newest = names[^1];
+            await blobs.DownloadAsync(newest, file);
         }
 
         using var fresh = new SiloFactory();
@@ -158,6 +160,16 @@ public sealed class AzureBlobBackupTests(AzuriteFixture fixture) : IClassFixture
         var restoredClient = await restored.ReadyClientAsync();
         var config = await (await restoredClient.GetAsync("/v1/config/backed-up")).Json(HttpStatusCode.OK);
         Assert.Equal(3, config.GetProperty("value").GetProperty("version").GetInt32());
+
+        // The same straight from the blob, without downloading it first.
+        using var fromBlob = new SiloFactory();
+        using var restoredFromBlob = fromBlob.WithWebHostBuilder(b => b
+            .UseSetting("Coordination:RestoreFrom", "blob:" + newest)
+            .UseSetting("Coordination:Backup:ConnectionString", Azurite.ConnectionString)
+            .UseSetting("Coordination:Backup:Container", "silo-backups"));
+        var blobClient = await restoredFromBlob.ReadyClientAsync();
+        var fromBlobConfig = await (await blobClient.GetAsync("/v1/config/backed-up")).Json(HttpStatusCode.OK);
+        Assert.Equal(3, fromBlobConfig.GetProperty("value").GetProperty("version").GetInt32());
     }
 
     [Fact]

@@ -95,27 +95,6 @@ internal static class DeployPaths
     }
 }
 
-/// <summary>Readiness for silos built with <c>WithWebHostBuilder</c> (extra settings on a <see cref="Api.SiloFactory"/>).</summary>
-internal static class SiloFactoryExtensions
-{
-    public static async Task<HttpClient> ReadyClientAsync(this WebApplicationFactory<Program> factory)
-    {
-        var client = factory.CreateClient();
-        var waited = Stopwatch.StartNew();
-        while (waited.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            if ((await client.GetAsync("/readyz")).IsSuccessStatusCode)
-            {
-                return client;
-            }
-
-            await Task.Delay(10);
-        }
-
-        throw new TimeoutException("the silo did not become ready within 10 s");
-    }
-}
-
 /// <summary>A path in the temporary directory, deleted (if it was created) on dispose.</summary>
 internal sealed class TempFile(string prefix) : IDisposable
 {
