@@ -177,7 +177,7 @@ internal sealed class PartitionSearch<TState, TInput, TOutput>
                 // A known return is reached before its call was linearized: undo the last choice.
                 if (calls.Count == 0)
                 {
-                    return new PartitionResult(_partition, Verdict.NotLinearizable, _ops.Count, steps, longest, _ops[entry.Id]);
+                    return new PartitionResult(_partition, Verdict.NotLinearizable, _ops.Count, steps, longest, FirstOutside(longest));
                 }
 
                 var (call, before) = calls.Pop();
@@ -189,6 +189,13 @@ internal sealed class PartitionSearch<TState, TInput, TOutput>
         }
 
         return new PartitionResult(_partition, Verdict.Linearizable, _ops.Count, steps, longest, null);
+    }
+
+    // The operation with the earliest completion that the longest linearization could not take in.
+    private int FirstOutside(List<int> longest)
+    {
+        var inside = longest.ToHashSet();
+        return _ops.Where(i => !inside.Contains(i)).MinBy(i => _history[i].Complete);
     }
 
     private StateSet<TState>? Step(StateSet<TState> states, int id)
