@@ -16,21 +16,40 @@ public sealed class SiloProcessCluster : IAsyncDisposable
     private readonly string _root = Path.Combine(Path.GetTempPath(), "coord-cluster-" + Guid.NewGuid().ToString("N"));
     private readonly Dictionary<ulong, Process?> _processes = [];
     private readonly Dictionary<ulong, (int Client, int Peer)> _ports = [];
-    private readonly string _members;
+    private readonly Func<ulong, string> _membersOf;
 
+    /// <summary>Silos 1..<paramref name="size"/> on free ports, every one with the same members list.</summary>
     public SiloProcessCluster(int size)
+        : this(Enumerable.Range(1, size).ToDictionary(id => (ulong)id, _ => (SiloFactory.FreePort(), SiloFactory.FreePort())), null)
     {
-        for (var id = 1UL; id <= (ulong)size; id++)
+    }
+
+    /// <summary>
+    /// Silos on the given ports. <paramref name="membersOf"/> gives each silo its own `--members`
+    /// list (a silo dials its peers at the addresses in its own list, so a list can route a link
+    /// through a proxy); by default every silo gets the real addresses.
+    /// </summary>
+    public SiloProcessCluster(IReadOnlyDictionary<ulong, (int Client, int Peer)> ports, Func<ulong, string>? membersOf)
+    {
+        foreach (var (id, port) in ports)
         {
-            _ports[id] = (SiloFactory.FreePort(), SiloFactory.FreePort());
+            _ports[id] = port;
         }
 
-        _members = string.Join(",", _ports.Select(p => $"{p.Key}=127.0.0.1:{p.Value.Client}:{p.Value.Peer}"));
+        var members = MembersList(_ports, (_, to) => _ports[to].Peer);
+        _membersOf = membersOf ?? (_ => members);
         foreach (var id in _ports.Keys)
         {
             Start(id);
         }
     }
+
+    /// <summary>A `--members` value: every silo's real client port, and the peer port <paramref name="peerPort"/>(self, peer) gives.</summary>
+    public static string MembersList(IReadOnlyDictionary<ulong, (int Client, int Peer)> ports, Func<ulong, ulong, int> peerPort, ulong self = 0) =>
+        string.Join(",", ports.Select(p => $"{p.Key}=127.0.0.1:{p.Value.Client}:{peerPort(self, p.Key)}"));
+
+    /// <summary>The operating-system process id of a running silo.</summary>
+    public int ProcessId(ulong id) => _processes.GetValueOrDefault(id)?.Id ?? throw new InvalidOperationException($"silo {id} is not running");
 
     public IReadOnlyCollection<ulong> Ids => _ports.Keys;
 
@@ -47,7 +66,7 @@ public sealed class SiloProcessCluster : IAsyncDisposable
         var dll = Path.Combine(AppContext.BaseDirectory, "Coordination.Silo.dll");
         var info = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { dll, "--node-id", id.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", Path.Combine(_root, $"silo-{id}"), "--members", _members, "--tick-ms", "20" },
+            ArgumentList = { dll, "--node-id", id.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", Path.Combine(_root, $"silo-{id}"), "--members", _membersOf(id), "--tick-ms", "20" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = AppContext.BaseDirectory,

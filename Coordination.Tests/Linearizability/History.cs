@@ -59,6 +59,16 @@ public sealed class HistoryRecorder<TInput, TOutput>
         }
     }
 
+    /// <summary>Adds an operation whose times the caller knows (e.g. a session end seen after the fact).</summary>
+    public void Record(Operation<TInput, TOutput> operation)
+    {
+        lock (_gate)
+        {
+            _open.Add((operation.Client, operation.Input, operation.Invoke));
+            _finished.Add(operation);
+        }
+    }
+
     public void Ok(int handle, TOutput output) => Finish(handle, output, Outcome.Ok);
 
     public void Fail(int handle) => Finish(handle, null, Outcome.Fail);

@@ -1,0 +1,329 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using Coordination.Tests.Linearizability;
+using Coordination.Tests.Linearizability.Models;
+
+namespace Coordination.Tests.Faults;
+
+/// <summary>
+/// Concurrent clients doing mixed operations against random silos while the nemesis injects
+/// faults, each operation recorded as invoke / ok / fail / unknown with monotonic timestamps:
+/// config clients (put, compare-and-set, get on two documents), a sequence client, lock clients
+/// guarding a <see cref="FencedStore"/> with their tokens, and a watcher of one document whose
+/// writer also records into the config history. Every loop is bounded by <see cref="OpsPerClientMax"/>
+/// and by the stop token.
+/// </summary>
+public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
+{
+    public const int OpsPerClientMax = 20_000;
+    public const string WatchedDocument = "f-watch";
+    private const long SessionTtlMs = 3_000;
+    private static readonly TimeSpan OperationTimeout = TimeSpan.FromMilliseconds(1_500);
+    private static readonly string[] Documents = ["f-doc-0", "f-doc-1"];
+    private const string LockName = "f-lock";
+    private const string SequenceName = "f-seq";
+
+    private readonly ConcurrentBag<string> _unexpected = [];
+    private readonly ConcurrentBag<(long Session, long AliveSince, int Client)> _abandoned = [];
+
+    public HistoryRecorder<ConfigInput, ConfigOutput> Config { get; } = new();
+
+    public HistoryRecorder<SequenceInput, SequenceOutput> Sequence { get; } = new();
+
+    public HistoryRecorder<LockInput, LockOutput> Locks { get; } = new();
+
+    /// <summary>Versions of <see cref="WatchedDocument"/> in the order the watcher saw their events.</summary>
+    public List<long> WatchSeen { get; } = [];
+
+    /// <summary>Answers no contract allows (status or code), as "operation: status code".</summary>
+    public IReadOnlyCollection<string> Unexpected => _unexpected;
+
+    public FencedStore Store => store;
+
+    /// <summary>Runs every client until <paramref name="stop"/>; the watcher keeps going until <paramref name="watchUntil"/>.</summary>
+    public Task Run(CancellationToken stop, CancellationToken watchUntil, Func<long> watchTarget)
+    {
+        var clients = new List<Task>();
+        for (var i = 0; i < 3; i++)
+        {
+            var client = i;
+            clients.Add(Task.Run(() => ConfigClient(client, stop)));
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            var client = 10 + i;
+            clients.Add(Task.Run(() => LockClient(client, stop)));
+        }
+
+        clients.Add(Task.Run(() => SequenceClient(20, stop)));
+        clients.Add(Task.Run(() => WatchWriter(30, stop)));
+        clients.Add(Task.Run(() => Watcher(31, watchUntil, watchTarget)));
+        return Task.WhenAll(clients);
+    }
+
+    private Uri AnySilo(Random random) => cluster.Url(cluster.Ids[random.Next(cluster.Ids.Count)]);
+
+    private void Unexpect(string operation, Reply reply) => _unexpected.Add($"{operation}: {(int)reply.Status} {reply.Code}");
+
+    private async Task ConfigClient(int client, CancellationToken stop)
+    {
+        var random = new Random(seed * 100 + client);
+        using var http = new FaultHttp(OperationTimeout);
+        var lastVersion = Documents.ToDictionary(d => d, _ => 0L);
+        for (var n = 0; n < OpsPerClientMax && !stop.IsCancellationRequested; n++)
+        {
+            var doc = Documents[random.Next(Documents.Length)];
+            var roll = random.Next(10);
+            var input = roll < 4 ? new ConfigInput(doc, ConfigOp.Put, $"c{client}-{n}")
+                : roll < 7 ? new ConfigInput(doc, ConfigOp.CompareAndSet, $"c{client}-{n}", lastVersion[doc])
+                : new ConfigInput(doc, ConfigOp.Get);
+            var output = await ConfigCall(http, AnySilo(random), client, input);
+            if (output is { Version: > 0 })
+            {
+                lastVersion[doc] = output.Version;
+            }
+        }
+    }
+
+    /// <summary>One config operation, recorded; the output when it is known.</summary>
+    public async Task<ConfigOutput?> ConfigCall(FaultHttp http, Uri silo, int client, ConfigInput input)
+    {
+        var handle = Config.Invoke(client, input);
+        var reply = input.Op switch
+        {
+            ConfigOp.Put => await http.Send(silo, HttpMethod.Put, $"/v1/config/{input.Name}", new { value = input.Value }),
+            ConfigOp.CompareAndSet => await http.Send(silo, HttpMethod.Put, $"/v1/config/{input.Name}", new { value = input.Value, expectedVersion = input.ExpectedVersion }),
+            _ => await http.Send(silo, HttpMethod.Get, $"/v1/config/{input.Name}"),
+        };
+        ConfigOutput? output = null;
+        if (reply.Is(HttpStatusCode.OK))
+        {
+            output = input.Op == ConfigOp.Get
+                ? ConfigOutput.Read(reply.Body.GetProperty("version").GetInt64(), reply.Body.GetProperty("value").GetString())
+                : ConfigOutput.Written(reply.Body.GetProperty("version").GetInt64());
+        }
+        else if (input.Op == ConfigOp.Get && reply.Is("not-found"))
+        {
+            output = ConfigOutput.Read(0, null);
+        }
+        else if (input.Op == ConfigOp.CompareAndSet && reply.Is("version-mismatch"))
+        {
+            output = ConfigOutput.Mismatch;
+        }
+
+        Finish(Config, handle, reply, output, input.Op.ToString());
+        return output;
+    }
+
+    private void Finish<TIn, TOut>(HistoryRecorder<TIn, TOut> recorder, int handle, Reply reply, TOut? output, string operation)
+        where TOut : class
+    {
+        if (output is not null)
+        {
+            recorder.Ok(handle, output);
+        }
+        else if (reply.Delivery == Delivery.NotSent)
+        {
+            recorder.Fail(handle);
+        }
+        else
+        {
+            if (reply.Delivery == Delivery.Answered)
+            {
+                Unexpect(operation, reply);
+            }
+
+            recorder.Unknown(handle);
+        }
+    }
+
+    private async Task SequenceClient(int client, CancellationToken stop)
+    {
+        var random = new Random(seed * 100 + client);
+        using var http = new FaultHttp(OperationTimeout);
+        for (var n = 0; n < OpsPerClientMax && !stop.IsCancellationRequested; n++)
+        {
+            await SequenceCall(http, AnySilo(random), client, 1 + random.Next(3));
+        }
+    }
+
+    public async Task SequenceCall(FaultHttp http, Uri silo, int client, int count)
+    {
+        var input = new SequenceInput(SequenceName, count);
+        var handle = Sequence.Invoke(client, input);
+        var reply = await http.Send(silo, HttpMethod.Post, $"/v1/sequences/{SequenceName}/next", new { count });
+        Finish(Sequence, handle, reply, reply.Is(HttpStatusCode.OK) ? new SequenceOutput(reply.Body.GetProperty("first").GetInt64()) : null, "next");
+    }
+
+    private async Task LockClient(int client, CancellationToken stop)
+    {
+        var random = new Random(seed * 100 + client);
+        using var http = new FaultHttp(OperationTimeout);
+        long session = 0, aliveSince = 0;
+
+        // The session is gone (seen): it ended somewhere after it was last known alive.
+        void Ended()
+        {
+            Locks.Record(Operation<LockInput, LockOutput>.Ok(client, new LockInput(LockName, LockOp.SessionEnded, session), LockOutput.Ended, aliveSince, Stopwatch.GetTimestamp()));
+            session = 0;
+        }
+
+        // An unknown outcome: stop using the session; its end is confirmed after the run.
+        void Abandon()
+        {
+            _abandoned.Add((session, aliveSince, client));
+            session = 0;
+        }
+
+        for (var n = 0; n < OpsPerClientMax && !stop.IsCancellationRequested; n++)
+        {
+            if (session == 0)
+            {
+                var invoke = Stopwatch.GetTimestamp();
+                var created = await http.Send(AnySilo(random), HttpMethod.Post, "/v1/sessions", new { ttlMs = SessionTtlMs });
+                if (created.Is(HttpStatusCode.Created))
+                {
+                    (session, aliveSince) = (created.Body.GetProperty("sessionId").GetInt64(), invoke);
+                }
+
+                continue;
+            }
+
+            var keepaliveInvoke = Stopwatch.GetTimestamp();
+            var keepalive = await http.Send(AnySilo(random), HttpMethod.Post, $"/v1/sessions/{session}/keepalive");
+            if (keepalive.Is(HttpStatusCode.OK))
+            {
+                aliveSince = keepaliveInvoke;
+            }
+            else if (keepalive.Is("session-expired") || keepalive.Is("session-not-found"))
+            {
+                Ended();
+                continue;
+            }
+
+            var acquire = new LockInput(LockName, LockOp.Acquire, session);
+            var handle = Locks.Invoke(client, acquire);
+            var reply = await http.Send(AnySilo(random), HttpMethod.Post, $"/v1/locks/{LockName}/acquire", new { sessionId = session, waitMs = 0 });
+            if (reply.Is(HttpStatusCode.OK))
+            {
+                var token = reply.Body.GetProperty("token").GetInt64();
+                Locks.Ok(handle, LockOutput.Granted(token));
+                if (store.Read(token) is { } value)
+                {
+                    store.WriteIncrement(token, value);
+                }
+
+                var release = Locks.Invoke(client, new LockInput(LockName, LockOp.Release, session, token));
+                var released = await http.Send(AnySilo(random), HttpMethod.Post, $"/v1/locks/{LockName}/release", new { sessionId = session, token });
+                if (!LockAnswer(released, release, LockOutput.Released, Ended, Abandon))
+                {
+                    Unexpect("release", released);
+                }
+            }
+            else if (!LockAnswer(reply, handle, LockOutput.Busy, Ended, Abandon))
+            {
+                Unexpect("acquire", reply);
+            }
+            else
+            {
+                await Task.Delay(20 + random.Next(30), CancellationToken.None);
+            }
+        }
+    }
+
+    // Records a lock reply that is not a grant; false for an answer no contract allows.
+    private bool LockAnswer(Reply reply, int handle, LockOutput success, Action ended, Action abandon)
+    {
+        if (reply.Is(HttpStatusCode.OK) || reply.Is("lock-busy"))
+        {
+            Locks.Ok(handle, success);
+        }
+        else if (reply.Is("lock-not-held") || reply.Is("wrong-token"))
+        {
+            Locks.Ok(handle, LockOutput.NotHolder);
+        }
+        else if (reply.Is("session-expired") || reply.Is("session-not-found"))
+        {
+            Locks.Fail(handle); // refused by the state machine: no effect, and the session is gone
+            ended();
+        }
+        else if (reply.Delivery == Delivery.NotSent)
+        {
+            Locks.Fail(handle);
+        }
+        else
+        {
+            Locks.Unknown(handle);
+            abandon();
+            return reply.Delivery != Delivery.Answered;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// After the run, with the cluster healed: waits (bounded) until every abandoned session is
+    /// gone and records its end, so the lock history says when each could have let go.
+    /// </summary>
+    public async Task SettleAbandonedSessions(Uri silo)
+    {
+        using var http = new FaultHttp(OperationTimeout);
+        foreach (var (session, aliveSince, client) in _abandoned)
+        {
+            for (var attempt = 0; attempt < 200; attempt++)
+            {
+                var reply = await http.Send(silo, HttpMethod.Get, $"/v1/sessions/{session}");
+                if (reply.Is("session-not-found") || reply.Is("session-expired"))
+                {
+                    Locks.Record(Operation<LockInput, LockOutput>.Ok(client, new LockInput(LockName, LockOp.SessionEnded, session), LockOutput.Ended, aliveSince, Stopwatch.GetTimestamp()));
+                    break;
+                }
+
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    private async Task WatchWriter(int client, CancellationToken stop)
+    {
+        var random = new Random(seed * 100 + client);
+        using var http = new FaultHttp(OperationTimeout);
+        for (var n = 0; n < OpsPerClientMax && !stop.IsCancellationRequested; n++)
+        {
+            await ConfigCall(http, AnySilo(random), client, new ConfigInput(WatchedDocument, ConfigOp.Put, $"w{n}"));
+            await Task.Delay(50, CancellationToken.None);
+        }
+    }
+
+    // Long-polls the watched document's events through a different random silo each time, resuming
+    // after the last revision seen: a reconnect on every poll, across every fault.
+    private async Task Watcher(int client, CancellationToken until, Func<long> target)
+    {
+        var random = new Random(seed * 100 + client);
+        using var http = new FaultHttp(TimeSpan.FromSeconds(3));
+        var after = 0L;
+        for (var n = 0; n < OpsPerClientMax && !until.IsCancellationRequested && (target() == 0 || WatchSeen.Count < target()); n++)
+        {
+            var reply = await http.Send(AnySilo(random), HttpMethod.Get, $"/v1/events?after={after}&kind=config&name={WatchedDocument}&waitMs=1000");
+            if (!reply.Is(HttpStatusCode.OK))
+            {
+                await Task.Delay(100, CancellationToken.None);
+                continue;
+            }
+
+            if (reply.Body.GetProperty("compacted").GetBoolean())
+            {
+                Unexpect("watch compacted", reply);
+            }
+
+            lock (WatchSeen)
+            {
+                WatchSeen.AddRange(reply.Body.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("version").GetInt64()));
+            }
+
+            after = reply.Body.GetProperty("resumeAfter").GetInt64();
+        }
+    }
+}
