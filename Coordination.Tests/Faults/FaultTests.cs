@@ -56,6 +56,7 @@ public sealed class FaultTests(ITestOutputHelper output)
                 }
 
                 Log($"{clock.Elapsed.TotalSeconds,6:F1}s {await nemesis.Run(fault)}");
+                workload.NextEpoch();
             }
         }
         finally
@@ -69,7 +70,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         var url = cluster.Url(leader);
         using var http = new FaultHttp(TimeSpan.FromSeconds(5));
         var final = new Dictionary<string, ConfigOutput>();
-        foreach (var doc in new[] { "f-doc-0", "f-doc-1", Workload.WatchedDocument })
+        foreach (var doc in workload.Documents.Append(Workload.WatchedDocument))
         {
             for (var attempt = 0; attempt < 20 && !final.ContainsKey(doc); attempt++)
             {
@@ -87,6 +88,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         await running.WaitAsync(SettleMax + SettleMax);
 
         var configs = workload.Config.Snapshot();
+        var watched = workload.Watched.Snapshot();
         var sequences = workload.Sequence.Snapshot();
         var locks = workload.Locks.Snapshot();
         Log($"operations: config {configs.Count} (ok {configs.Count(o => o.Outcome == Outcome.Ok)}, unknown {configs.Count(o => o.Outcome == Outcome.Unknown)}), " +
@@ -99,7 +101,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         // Durability: every acknowledged write is in the final state, on every silo.
         foreach (var (doc, read) in final)
         {
-            var acknowledged = configs.Where(o => o.Outcome == Outcome.Ok && o.Input.Name == doc && o.Output!.Result == ConfigResult.Written).Select(o => o.Output!.Version).DefaultIfEmpty(0).Max();
+            var acknowledged = configs.Concat(watched).Where(o => o.Outcome == Outcome.Ok && o.Input.Name == doc && o.Output!.Result == ConfigResult.Written).Select(o => o.Output!.Version).DefaultIfEmpty(0).Max();
             Assert.True(acknowledged <= read.Version, $"seed {seed}: {doc} acknowledged version {acknowledged} but reads {read.Version}");
             foreach (var id in cluster.Ids)
             {

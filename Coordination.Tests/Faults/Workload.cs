@@ -20,18 +20,40 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
     public const string WatchedDocument = "f-watch";
     private const long SessionTtlMs = 3_000;
     private static readonly TimeSpan OperationTimeout = TimeSpan.FromMilliseconds(1_500);
-    private static readonly string[] Documents = ["f-doc-0", "f-doc-1"];
-    private const string LockName = "f-lock";
+    private const int DocumentsPerEpoch = 2;
     private const string SequenceName = "f-seq";
 
     private readonly ConcurrentBag<string> _unexpected = [];
-    private readonly ConcurrentBag<(long Session, long AliveSince, int Client)> _abandoned = [];
+    private readonly ConcurrentBag<(long Session, long AliveSince, int Client, string[] Locks)> _abandoned = [];
+    private int _epoch;
+
+    /// <summary>
+    /// Config documents and lock names change with every epoch (the test advances it after each
+    /// fault). A timed-out operation stays pending in its partition for the rest of the history,
+    /// and each pending one doubles the states to search; fresh keys keep every partition short,
+    /// as Jepsen's independent keys do.
+    /// </summary>
+    public void NextEpoch() => Interlocked.Increment(ref _epoch);
+
+    /// <summary>Every config document the clients have written (all epochs).</summary>
+    public IEnumerable<string> Documents => Enumerable.Range(0, Volatile.Read(ref _epoch) + 1).SelectMany(e => Enumerable.Range(0, DocumentsPerEpoch).Select(i => Document(e, i)));
+
+    private static string Document(int epoch, int i) => $"f-doc-{i}-e{epoch}";
+
+    private string LockName => $"f-lock-e{Volatile.Read(ref _epoch)}";
 
     public HistoryRecorder<ConfigInput, ConfigOutput> Config { get; } = new();
 
     public HistoryRecorder<SequenceInput, SequenceOutput> Sequence { get; } = new();
 
     public HistoryRecorder<LockInput, LockOutput> Locks { get; } = new();
+
+    /// <summary>
+    /// Writes of <see cref="WatchedDocument"/>: one document across the whole run (the watch must
+    /// span every fault), so its history is too long to search; it is checked by the watch
+    /// (every version once, in order) and for durability instead.
+    /// </summary>
+    public HistoryRecorder<ConfigInput, ConfigOutput> Watched { get; } = new();
 
     /// <summary>Versions of <see cref="WatchedDocument"/> in the order the watcher saw their events.</summary>
     public List<long> WatchSeen { get; } = [];
@@ -71,13 +93,13 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
     {
         var random = new Random(seed * 100 + client);
         using var http = new FaultHttp(OperationTimeout);
-        var lastVersion = Documents.ToDictionary(d => d, _ => 0L);
+        var lastVersion = new Dictionary<string, long>();
         for (var n = 0; n < OpsPerClientMax && !stop.IsCancellationRequested; n++)
         {
-            var doc = Documents[random.Next(Documents.Length)];
+            var doc = Document(Volatile.Read(ref _epoch), random.Next(DocumentsPerEpoch));
             var roll = random.Next(10);
             var input = roll < 4 ? new ConfigInput(doc, ConfigOp.Put, $"c{client}-{n}")
-                : roll < 7 ? new ConfigInput(doc, ConfigOp.CompareAndSet, $"c{client}-{n}", lastVersion[doc])
+                : roll < 7 ? new ConfigInput(doc, ConfigOp.CompareAndSet, $"c{client}-{n}", lastVersion.GetValueOrDefault(doc))
                 : new ConfigInput(doc, ConfigOp.Get);
             var output = await ConfigCall(http, AnySilo(random), client, input);
             if (output is { Version: > 0 })
@@ -90,7 +112,8 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
     /// <summary>One config operation, recorded; the output when it is known.</summary>
     public async Task<ConfigOutput?> ConfigCall(FaultHttp http, Uri silo, int client, ConfigInput input)
     {
-        var handle = Config.Invoke(client, input);
+        var recorder = input.Name == WatchedDocument ? Watched : Config;
+        var handle = recorder.Invoke(client, input);
         var reply = input.Op switch
         {
             ConfigOp.Put => await http.Send(silo, HttpMethod.Put, $"/v1/config/{input.Name}", new { value = input.Value }),
@@ -113,7 +136,7 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
             output = ConfigOutput.Mismatch;
         }
 
-        Finish(Config, handle, reply, output, input.Op.ToString());
+        Finish(recorder, handle, reply, output, input.Op.ToString());
         return output;
     }
 
@@ -162,19 +185,20 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
         var random = new Random(seed * 100 + client);
         using var http = new FaultHttp(OperationTimeout);
         long session = 0, aliveSince = 0;
+        var used = new HashSet<string>();
 
         // The session is gone (seen): it ended somewhere after it was last known alive.
         void Ended()
         {
-            Locks.Record(Operation<LockInput, LockOutput>.Ok(client, new LockInput(LockName, LockOp.SessionEnded, session), LockOutput.Ended, aliveSince, Stopwatch.GetTimestamp()));
-            session = 0;
+            RecordEnd(client, session, aliveSince, used);
+            (session, used) = (0, []);
         }
 
         // An unknown outcome: stop using the session; its end is confirmed after the run.
         void Abandon()
         {
-            _abandoned.Add((session, aliveSince, client));
-            session = 0;
+            _abandoned.Add((session, aliveSince, client, [.. used]));
+            (session, used) = (0, []);
         }
 
         for (var n = 0; n < OpsPerClientMax && !stop.IsCancellationRequested; n++)
@@ -203,9 +227,10 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
                 continue;
             }
 
-            var acquire = new LockInput(LockName, LockOp.Acquire, session);
-            var handle = Locks.Invoke(client, acquire);
-            var reply = await http.Send(AnySilo(random), HttpMethod.Post, $"/v1/locks/{LockName}/acquire", new { sessionId = session, waitMs = 0 });
+            var lockName = LockName;
+            used.Add(lockName);
+            var handle = Locks.Invoke(client, new LockInput(lockName, LockOp.Acquire, session));
+            var reply = await http.Send(AnySilo(random), HttpMethod.Post, $"/v1/locks/{lockName}/acquire", new { sessionId = session, waitMs = 0 });
             if (reply.Is(HttpStatusCode.OK))
             {
                 var token = reply.Body.GetProperty("token").GetInt64();
@@ -215,8 +240,8 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
                     store.WriteIncrement(token, value);
                 }
 
-                var release = Locks.Invoke(client, new LockInput(LockName, LockOp.Release, session, token));
-                var released = await http.Send(AnySilo(random), HttpMethod.Post, $"/v1/locks/{LockName}/release", new { sessionId = session, token });
+                var release = Locks.Invoke(client, new LockInput(lockName, LockOp.Release, session, token));
+                var released = await http.Send(AnySilo(random), HttpMethod.Post, $"/v1/locks/{lockName}/release", new { sessionId = session, token });
                 if (!LockAnswer(released, release, LockOutput.Released, Ended, Abandon))
                 {
                     Unexpect("release", released);
@@ -270,19 +295,29 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
     public async Task SettleAbandonedSessions(Uri silo)
     {
         using var http = new FaultHttp(OperationTimeout);
-        foreach (var (session, aliveSince, client) in _abandoned)
+        foreach (var (session, aliveSince, client, locks) in _abandoned)
         {
             for (var attempt = 0; attempt < 200; attempt++)
             {
                 var reply = await http.Send(silo, HttpMethod.Get, $"/v1/sessions/{session}");
                 if (reply.Is("session-not-found") || reply.Is("session-expired"))
                 {
-                    Locks.Record(Operation<LockInput, LockOutput>.Ok(client, new LockInput(LockName, LockOp.SessionEnded, session), LockOutput.Ended, aliveSince, Stopwatch.GetTimestamp()));
+                    RecordEnd(client, session, aliveSince, locks);
                     break;
                 }
 
                 await Task.Delay(100);
             }
+        }
+    }
+
+    // One end per lock the session touched: each lock is its own partition.
+    private void RecordEnd(int client, long session, long aliveSince, IEnumerable<string> locks)
+    {
+        var seen = Stopwatch.GetTimestamp();
+        foreach (var name in locks)
+        {
+            Locks.Record(Operation<LockInput, LockOutput>.Ok(client, new LockInput(name, LockOp.SessionEnded, session), LockOutput.Ended, aliveSince, seen));
         }
     }
 

@@ -42,6 +42,11 @@ public sealed record CheckResult(Verdict Verdict, IReadOnlyList<PartitionResult>
 /// out when it is linearized next and put back on backtracking; a cache of (linearized set, state)
 /// pairs already explored prunes the search; and the history is split by partition first
 /// (Herlihy and Wing's locality, "P-compositionality" in Lowe) so each partition is searched alone.
+/// Two more prunings keep histories from a faulty cluster tractable, both exact: an operation that
+/// leaves the states unchanged where it stands is linearized there without branching (it could be
+/// moved there from any later place), and an unknown operation that would change nothing is
+/// skipped rather than linearized. Without them, long windows of reads, refusals and session ends
+/// multiply the linearized sets the cache has to tell apart.
 /// </summary>
 /// <remarks>
 /// Unknown outcomes: the operation's return is placed after every other event and it is optional
@@ -128,7 +133,7 @@ internal sealed class PartitionSearch<TState, TInput, TOutput>
         var head = BuildList();
         var linearized = new Bits(_ops.Count);
         var cache = new HashSet<(Bits, StateSet<TState>)>();
-        var calls = new Stack<(Entry Call, StateSet<TState> Before)>();
+        var calls = new Stack<(Entry Call, StateSet<TState> Before, bool Forced)>();
         var state = new StateSet<TState>([_model.Initial]);
         List<int> longest = [];
         long steps = 0;
@@ -143,6 +148,7 @@ internal sealed class PartitionSearch<TState, TInput, TOutput>
                 return new PartitionResult(_partition, Verdict.Linearizable, _ops.Count, steps, longest, null);
             }
 
+            var backtrack = !entry.IsCall;
             if (entry.IsCall)
             {
                 if (++steps > _options.StepsPerPartitionMax)
@@ -151,40 +157,60 @@ internal sealed class PartitionSearch<TState, TInput, TOutput>
                 }
 
                 var next = Step(state, entry.Id);
-                if (next is not null)
+                var noOp = next is not null && next.Equals(state);
+                if (next is null || (noOp && entry.Match!.Optional))
                 {
-                    var grown = linearized.With(entry.Id);
-                    if (cache.Add((grown, next)))
-                    {
-                        calls.Push((entry, state));
-                        state = next;
-                        linearized = grown;
-                        Lift(entry);
-                        if (calls.Count > longest.Count)
-                        {
-                            longest = [.. calls.Reverse().Select(c => _ops[c.Call.Id])];
-                        }
-
-                        entry = head.Next;
-                        continue;
-                    }
+                    // Impossible here; or an unknown operation that would change nothing, which is
+                    // the same as leaving it out (it stays available for later).
+                    entry = entry.Next;
+                    continue;
                 }
 
+                var grown = linearized.With(entry.Id);
+                if (cache.Add((grown, next)))
+                {
+                    // A known operation that changes nothing here is taken at once and never
+                    // reconsidered: any linearization that places it later stays valid with it
+                    // moved here (its call is already open and the states between are the same).
+                    calls.Push((entry, state, noOp));
+                    state = next;
+                    linearized = grown;
+                    Lift(entry);
+                    if (calls.Count > longest.Count)
+                    {
+                        longest = [.. calls.Reverse().Select(c => _ops[c.Call.Id])];
+                    }
+
+                    entry = head.Next;
+                    continue;
+                }
+
+                // Explored before. For a forced no-op that means this whole prefix fails.
+                backtrack = noOp;
                 entry = entry.Next;
             }
-            else
-            {
-                // A known return is reached before its call was linearized: undo the last choice.
-                if (calls.Count == 0)
-                {
-                    return new PartitionResult(_partition, Verdict.NotLinearizable, _ops.Count, steps, longest, FirstOutside(longest));
-                }
 
-                var (call, before) = calls.Pop();
-                state = before;
-                linearized = linearized.Without(call.Id);
-                Unlift(call);
-                entry = call.Next;
+            if (backtrack)
+            {
+                // A known return is reached before its call was linearized (or a forced step
+                // failed): undo choices, past every forced one, back to a real choice.
+                while (true)
+                {
+                    if (calls.Count == 0)
+                    {
+                        return new PartitionResult(_partition, Verdict.NotLinearizable, _ops.Count, steps, longest, FirstOutside(longest));
+                    }
+
+                    var (call, before, forced) = calls.Pop();
+                    state = before;
+                    linearized = linearized.Without(call.Id);
+                    Unlift(call);
+                    entry = call.Next;
+                    if (!forced)
+                    {
+                        break;
+                    }
+                }
             }
         }
 
