@@ -19,6 +19,9 @@ public enum Delivery
 
 public readonly record struct Reply(Delivery Delivery, HttpStatusCode Status, string? Code, JsonElement Body)
 {
+    /// <summary>How many times <see cref="FaultHttp.SendSettled"/> sent it (1 for a plain send).</summary>
+    public int Attempts { get; init; } = 1;
+
     public bool Is(HttpStatusCode status) => Delivery == Delivery.Answered && Status == status;
 
     public bool Is(string code) => Delivery == Delivery.Answered && Code == code;
@@ -38,9 +41,14 @@ public sealed class FaultHttp : IDisposable
         _http = new HttpClient(handler) { Timeout = timeout };
     }
 
-    public async Task<Reply> Send(Uri silo, HttpMethod method, string path, object? body = null)
+    public async Task<Reply> Send(Uri silo, HttpMethod method, string path, object? body = null, string? idempotencyKey = null)
     {
         using var request = new HttpRequestMessage(method, new Uri(silo, path));
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
         if (body is not null)
         {
             request.Content = JsonContent.Create(body);
@@ -63,6 +71,31 @@ public sealed class FaultHttp : IDisposable
         {
             return new Reply(Delivery.Lost, 0, null, default);
         }
+    }
+
+    /// <summary>
+    /// A mutation sent with an idempotency key and retried with the same key (on any silo, up to
+    /// <paramref name="attemptsMax"/> times) while its outcome is unknown: the API promises the
+    /// original result and at most one application (docs/api.md, "Idempotency"), so a late answer
+    /// settles what the first attempt did. Lost only if no attempt got an answer after one was lost.
+    /// </summary>
+    public async Task<Reply> SendSettled(Func<Uri> silo, HttpMethod method, string path, object body, string idempotencyKey, int attemptsMax = 8)
+    {
+        var lost = false;
+        var reply = default(Reply);
+        for (var attempt = 0; attempt < attemptsMax; attempt++)
+        {
+            reply = await Send(silo(), method, path, body, idempotencyKey);
+            if (reply.Delivery == Delivery.Answered || (reply.Delivery == Delivery.NotSent && !lost))
+            {
+                return reply with { Attempts = attempt + 1 };
+            }
+
+            lost |= reply.Delivery == Delivery.Lost;
+            await Task.Delay(200);
+        }
+
+        return reply with { Delivery = Delivery.Lost, Attempts = attemptsMax };
     }
 
     public void Dispose() => _http.Dispose();

@@ -74,14 +74,14 @@ public sealed class FaultTests(ITestOutputHelper output)
         {
             for (var attempt = 0; attempt < 20 && !final.ContainsKey(doc); attempt++)
             {
-                if (await workload.ConfigCall(http, url, 99, new ConfigInput(doc, ConfigOp.Get)) is { } read)
+                if (await workload.ConfigCall(http, () => url, 99, new ConfigInput(doc, ConfigOp.Get)) is { } read)
                 {
                     final[doc] = read;
                 }
             }
         }
 
-        await workload.SequenceCall(http, url, 99, 1);
+        await workload.SequenceCall(http, () => url, 99, 1);
         await workload.SettleAbandonedSessions(url);
         Interlocked.Exchange(ref watchTarget, final[Workload.WatchedDocument].Version);
         watchUntil.CancelAfter(SettleMax);

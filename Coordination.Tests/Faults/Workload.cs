@@ -87,7 +87,8 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
 
     private Uri AnySilo(Random random) => cluster.Url(cluster.Ids[random.Next(cluster.Ids.Count)]);
 
-    private void Unexpect(string operation, Reply reply) => _unexpected.Add($"{operation}: {(int)reply.Status} {reply.Code}");
+    private void Unexpect(string operation, Reply reply) =>
+        _unexpected.Add($"{operation}: {(int)reply.Status} {reply.Code} after {reply.Attempts} attempt(s) ({(reply.Body.ValueKind == System.Text.Json.JsonValueKind.Object && reply.Body.TryGetProperty("detail", out var d) ? d.GetString() : "")})");
 
     private async Task ConfigClient(int client, CancellationToken stop)
     {
@@ -101,7 +102,7 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
             var input = roll < 4 ? new ConfigInput(doc, ConfigOp.Put, $"c{client}-{n}")
                 : roll < 7 ? new ConfigInput(doc, ConfigOp.CompareAndSet, $"c{client}-{n}", lastVersion.GetValueOrDefault(doc))
                 : new ConfigInput(doc, ConfigOp.Get);
-            var output = await ConfigCall(http, AnySilo(random), client, input);
+            var output = await ConfigCall(http, () => AnySilo(random), client, input);
             if (output is { Version: > 0 })
             {
                 lastVersion[doc] = output.Version;
@@ -110,15 +111,16 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
     }
 
     /// <summary>One config operation, recorded; the output when it is known.</summary>
-    public async Task<ConfigOutput?> ConfigCall(FaultHttp http, Uri silo, int client, ConfigInput input)
+    public async Task<ConfigOutput?> ConfigCall(FaultHttp http, Func<Uri> silo, int client, ConfigInput input)
     {
         var recorder = input.Name == WatchedDocument ? Watched : Config;
         var handle = recorder.Invoke(client, input);
+        var key = $"{seed}-{client}-{handle}";
         var reply = input.Op switch
         {
-            ConfigOp.Put => await http.Send(silo, HttpMethod.Put, $"/v1/config/{input.Name}", new { value = input.Value }),
-            ConfigOp.CompareAndSet => await http.Send(silo, HttpMethod.Put, $"/v1/config/{input.Name}", new { value = input.Value, expectedVersion = input.ExpectedVersion }),
-            _ => await http.Send(silo, HttpMethod.Get, $"/v1/config/{input.Name}"),
+            ConfigOp.Put => await http.SendSettled(silo, HttpMethod.Put, $"/v1/config/{input.Name}", new { value = input.Value }, key),
+            ConfigOp.CompareAndSet => await http.SendSettled(silo, HttpMethod.Put, $"/v1/config/{input.Name}", new { value = input.Value, expectedVersion = input.ExpectedVersion }, key),
+            _ => await http.Send(silo(), HttpMethod.Get, $"/v1/config/{input.Name}"),
         };
         ConfigOutput? output = null;
         if (reply.Is(HttpStatusCode.OK))
@@ -168,15 +170,15 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
         using var http = new FaultHttp(OperationTimeout);
         for (var n = 0; n < OpsPerClientMax && !stop.IsCancellationRequested; n++)
         {
-            await SequenceCall(http, AnySilo(random), client, 1 + random.Next(3));
+            await SequenceCall(http, () => AnySilo(random), client, 1 + random.Next(3));
         }
     }
 
-    public async Task SequenceCall(FaultHttp http, Uri silo, int client, int count)
+    public async Task SequenceCall(FaultHttp http, Func<Uri> silo, int client, int count)
     {
         var input = new SequenceInput(SequenceName, count);
         var handle = Sequence.Invoke(client, input);
-        var reply = await http.Send(silo, HttpMethod.Post, $"/v1/sequences/{SequenceName}/next", new { count });
+        var reply = await http.SendSettled(silo, HttpMethod.Post, $"/v1/sequences/{SequenceName}/next", new { count }, $"{seed}-{client}-{handle}");
         Finish(Sequence, handle, reply, reply.Is(HttpStatusCode.OK) ? new SequenceOutput(reply.Body.GetProperty("first").GetInt64()) : null, "next");
     }
 
@@ -230,7 +232,7 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
             var lockName = LockName;
             used.Add(lockName);
             var handle = Locks.Invoke(client, new LockInput(lockName, LockOp.Acquire, session));
-            var reply = await http.Send(AnySilo(random), HttpMethod.Post, $"/v1/locks/{lockName}/acquire", new { sessionId = session, waitMs = 0 });
+            var reply = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/locks/{lockName}/acquire", new { sessionId = session, waitMs = 0 }, $"{seed}-{client}-a{handle}");
             if (reply.Is(HttpStatusCode.OK))
             {
                 var token = reply.Body.GetProperty("token").GetInt64();
@@ -241,7 +243,7 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
                 }
 
                 var release = Locks.Invoke(client, new LockInput(lockName, LockOp.Release, session, token));
-                var released = await http.Send(AnySilo(random), HttpMethod.Post, $"/v1/locks/{lockName}/release", new { sessionId = session, token });
+                var released = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/locks/{lockName}/release", new { sessionId = session, token }, $"{seed}-{client}-r{release}");
                 if (!LockAnswer(released, release, LockOutput.Released, Ended, Abandon))
                 {
                     Unexpect("release", released);
@@ -327,7 +329,7 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
         using var http = new FaultHttp(OperationTimeout);
         for (var n = 0; n < OpsPerClientMax && !stop.IsCancellationRequested; n++)
         {
-            await ConfigCall(http, AnySilo(random), client, new ConfigInput(WatchedDocument, ConfigOp.Put, $"w{n}"));
+            await ConfigCall(http, () => AnySilo(random), client, new ConfigInput(WatchedDocument, ConfigOp.Put, $"w{n}"));
             await Task.Delay(50, CancellationToken.None);
         }
     }

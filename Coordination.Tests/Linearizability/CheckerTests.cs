@@ -190,6 +190,16 @@ public class CheckerTests
             Acquire(2, 10, 11, 2, LockOutput.Granted(8))));
 
     [Fact]
+    public void Lock_session_end_that_is_a_no_op_when_invoked_may_still_free_a_later_grant() =>
+        // Found by the fault harness (seed 1): a pruning that took every momentary no-op at once
+        // spent the session end before the grant it had to undo.
+        Assert.Equal(Verdict.Linearizable, Check(LockModel.Instance,
+            Ok(9, 0, 20, new LockInput("l", LockOp.SessionEnded, 1), LockOutput.Ended),
+            Acquire(1, 1, 2, 1, LockOutput.Granted(5)),
+            Acquire(2, 10, 11, 2, LockOutput.Granted(8)),
+            Release(1, 12, 13, 1, 5, LockOutput.NotHolder)));
+
+    [Fact]
     public void Lock_held_by_a_live_session_is_not_granted_to_another_even_if_the_session_ends_later() =>
         Assert.Equal(Verdict.NotLinearizable, Check(LockModel.Instance,
             Acquire(1, 0, 1, 1, LockOutput.Granted(5)),

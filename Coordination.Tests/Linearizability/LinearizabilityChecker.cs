@@ -42,10 +42,10 @@ public sealed record CheckResult(Verdict Verdict, IReadOnlyList<PartitionResult>
 /// out when it is linearized next and put back on backtracking; a cache of (linearized set, state)
 /// pairs already explored prunes the search; and the history is split by partition first
 /// (Herlihy and Wing's locality, "P-compositionality" in Lowe) so each partition is searched alone.
-/// Two more prunings keep histories from a faulty cluster tractable, both exact: an operation that
-/// leaves the states unchanged where it stands is linearized there without branching (it could be
-/// moved there from any later place), and an unknown operation that would change nothing is
-/// skipped rather than linearized. Without them, long windows of reads, refusals and session ends
+/// Two more prunings keep histories from a faulty cluster tractable, both exact: an operation the
+/// model declares state-preserving (<see cref="IModel{TState, TInput, TOutput}.ChangesNothing"/>)
+/// is linearized as soon as it is legal, without branching (it could be moved there from any later
+/// place), and an unknown operation that would change nothing here is skipped rather than linearized. Without them, long windows of reads, refusals and session ends
 /// multiply the linearized sets the cache has to tell apart.
 /// </summary>
 /// <remarks>
@@ -157,8 +157,10 @@ internal sealed class PartitionSearch<TState, TInput, TOutput>
                 }
 
                 var next = Step(state, entry.Id);
-                var noOp = next is not null && next.Equals(state);
-                if (next is null || (noOp && entry.Match!.Optional))
+                var unchanged = next is not null && next.Equals(state);
+                var op = _history[_ops[entry.Id]];
+                var noOp = unchanged && op.Outcome == Outcome.Ok && _model.ChangesNothing(op.Input, op.Output!);
+                if (next is null || (unchanged && entry.Match!.Optional))
                 {
                     // Impossible here; or an unknown operation that would change nothing, which is
                     // the same as leaving it out (it stays available for later).
@@ -169,9 +171,12 @@ internal sealed class PartitionSearch<TState, TInput, TOutput>
                 var grown = linearized.With(entry.Id);
                 if (cache.Add((grown, next)))
                 {
-                    // A known operation that changes nothing here is taken at once and never
-                    // reconsidered: any linearization that places it later stays valid with it
-                    // moved here (its call is already open and the states between are the same).
+                    // An operation that changes no state wherever it is legal (the model says so)
+                    // is taken at once and never reconsidered: any linearization that places it
+                    // later stays valid with it moved here (its call is already open, and without
+                    // its filtering the states in between are a superset). Only such operations:
+                    // one that is merely a no-op here (a session end for a non-holder) may be
+                    // needed later where it does change the state.
                     calls.Push((entry, state, noOp));
                     state = next;
                     linearized = grown;

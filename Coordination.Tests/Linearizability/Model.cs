@@ -27,4 +27,11 @@ public interface IModel<TState, TInput, TOutput>
     /// whatever output the model allows. (That it may also never take effect is the checker's job.)
     /// </summary>
     void Step(TState state, TInput input, TOutput? output, List<TState> next);
+
+    /// <summary>
+    /// True when the operation with this known output leaves every state it is legal in unchanged
+    /// (a read, a refusal). The checker takes such an operation as soon as it is legal, without
+    /// branching. A wrong true makes the checker reject linearizable histories; false is always safe.
+    /// </summary>
+    bool ChangesNothing(TInput input, TOutput output) => false;
 }

@@ -51,6 +51,8 @@ public sealed class ConfigModel : IModel<ConfigState, ConfigInput, ConfigOutput>
 
     public string PartitionOf(ConfigInput input) => input.Name;
 
+    public bool ChangesNothing(ConfigInput input, ConfigOutput output) => output.Result is ConfigResult.Read or ConfigResult.Mismatch;
+
     public void Step(ConfigState state, ConfigInput input, ConfigOutput? output, List<ConfigState> next)
     {
         var written = new ConfigState(state.Version + 1, input.Value);

@@ -75,6 +75,9 @@ public sealed class LockModel : IModel<LockState, LockInput, LockOutput>
 
     public string PartitionOf(LockInput input) => input.Name;
 
+    // Not reads: a read can reveal the token of a grant whose outcome was unknown.
+    public bool ChangesNothing(LockInput input, LockOutput output) => output.Result is LockResult.Busy or LockResult.NotHolder;
+
     public void Step(LockState state, LockInput input, LockOutput? output, List<LockState> next)
     {
         var free = new LockState(0, 0, Math.Max(state.LastToken, state.HolderToken));

@@ -61,6 +61,9 @@ public sealed class MembershipModel : IModel<MembershipState, MembershipInput, M
 
     public string PartitionOf(MembershipInput input) => input.Group;
 
+    public bool ChangesNothing(MembershipInput input, MembershipOutput output) =>
+        output.Result is MembershipResult.Listed or MembershipResult.AlreadyExists or MembershipResult.NotFound;
+
     public void Step(MembershipState state, MembershipInput input, MembershipOutput? output, List<MembershipState> next)
     {
         var entries = state.Entries;

@@ -44,6 +44,8 @@ public sealed class SemaphoreModel(int permits) : IModel<SemaphoreState, Semapho
 
     public string PartitionOf(SemaphoreInput input) => input.Name;
 
+    public bool ChangesNothing(SemaphoreInput input, SemaphoreOutput output) => output.Result is SemaphoreResult.Busy or SemaphoreResult.NotHolder;
+
     public void Step(SemaphoreState state, SemaphoreInput input, SemaphoreOutput? output, List<SemaphoreState> next)
     {
         var holders = state.Sessions;
