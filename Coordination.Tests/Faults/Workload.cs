@@ -278,7 +278,10 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
         }
         else if (reply.Delivery == Delivery.NotSent)
         {
+            // No effect; but a release that never left leaves the lock held by this session, and
+            // acquiring again would be refused as already-attached: start over with a new session.
             Locks.Fail(handle);
+            abandon();
         }
         else
         {
