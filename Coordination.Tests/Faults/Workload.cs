@@ -196,7 +196,7 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
             (session, used) = (0, []);
         }
 
-        // An unknown outcome: stop using the session; its end is confirmed after the run.
+        // An unknown outcome: stop using the session; its end is confirmed below, or after the run.
         void Abandon()
         {
             _abandoned.Add((session, aliveSince, client, [.. used]));
@@ -205,6 +205,13 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
 
         for (var n = 0; n < OpsPerClientMax && !stop.IsCancellationRequested; n++)
         {
+            if (session == 0 && !_abandoned.IsEmpty)
+            {
+                // Wait for abandoned sessions to end now: a session end recorded only after the run
+                // has a window over everything, and every such window multiplies the search.
+                await SettleAbandonedSessions(http, random, attemptsMax: 40);
+            }
+
             if (session == 0)
             {
                 var invoke = Stopwatch.GetTimestamp();
@@ -230,13 +237,13 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
             }
 
             var lockName = LockName;
-            used.Add(lockName);
             var handle = Locks.Invoke(client, new LockInput(lockName, LockOp.Acquire, session));
             var reply = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/locks/{lockName}/acquire", new { sessionId = session, waitMs = 0 }, $"{seed}-{client}-a{handle}");
             if (reply.Is(HttpStatusCode.OK))
             {
                 var token = reply.Body.GetProperty("token").GetInt64();
                 Locks.Ok(handle, LockOutput.Granted(token));
+                used.Add(lockName);
                 if (store.Read(token) is { } value)
                 {
                     store.WriteIncrement(token, value);
@@ -249,7 +256,7 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
                     Unexpect("release", released);
                 }
             }
-            else if (!LockAnswer(reply, handle, LockOutput.Busy, Ended, Abandon))
+            else if (!LockAnswer(reply, handle, LockOutput.Busy, Ended, () => { used.Add(lockName); Abandon(); }))
             {
                 Unexpect("acquire", reply);
             }
@@ -300,18 +307,40 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
     public async Task SettleAbandonedSessions(Uri silo)
     {
         using var http = new FaultHttp(OperationTimeout);
-        foreach (var (session, aliveSince, client, locks) in _abandoned)
-        {
-            for (var attempt = 0; attempt < 200; attempt++)
-            {
-                var reply = await http.Send(silo, HttpMethod.Get, $"/v1/sessions/{session}");
-                if (reply.Is("session-not-found") || reply.Is("session-expired"))
-                {
-                    RecordEnd(client, session, aliveSince, locks);
-                    break;
-                }
+        await SettleAbandonedSessions(http, new Random(seed), attemptsMax: 200, silo);
+        Trace.Assert(_abandoned.IsEmpty, "every abandoned session ended within the bound");
+    }
 
-                await Task.Delay(100);
+    // Only locks the session was granted, or may have been (unknown acquire), get an end: on any
+    // other lock its end changes nothing. Sessions still alive after the attempts stay abandoned.
+    private async Task SettleAbandonedSessions(FaultHttp http, Random random, int attemptsMax, Uri? silo = null)
+    {
+        var pending = new List<(long Session, long AliveSince, int Client, string[] Locks)>();
+        while (_abandoned.TryTake(out var abandoned))
+        {
+            pending.Add(abandoned);
+        }
+
+        foreach (var (session, aliveSince, client, locks) in pending)
+        {
+            var ended = false;
+            for (var attempt = 0; attempt < attemptsMax && !ended; attempt++)
+            {
+                var reply = await http.Send(silo ?? AnySilo(random), HttpMethod.Get, $"/v1/sessions/{session}");
+                ended = reply.Is("session-not-found") || reply.Is("session-expired");
+                if (!ended)
+                {
+                    await Task.Delay(100);
+                }
+            }
+
+            if (ended)
+            {
+                RecordEnd(client, session, aliveSince, locks);
+            }
+            else
+            {
+                _abandoned.Add((session, aliveSince, client, locks));
             }
         }
     }
