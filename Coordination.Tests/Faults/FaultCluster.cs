@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Coordination.Consensus;
 using Coordination.Tests.Api;
 using Coordination.Tests.Cluster;
 
@@ -63,7 +64,7 @@ public sealed class FaultCluster : IAsyncDisposable
     {
         if (_silos.IsRunning(id) && _paused.Add(id))
         {
-            Trace.Assert(Signal(_silos.ProcessId(id), SigStop) == 0, "SIGSTOP delivered");
+            Invariant.Require(Signal(_silos.ProcessId(id), SigStop) == 0, "SIGSTOP delivered");
         }
     }
 
@@ -71,7 +72,7 @@ public sealed class FaultCluster : IAsyncDisposable
     {
         if (_paused.Remove(id) && _silos.IsRunning(id))
         {
-            Trace.Assert(Signal(_silos.ProcessId(id), SigCont) == 0, "SIGCONT delivered");
+            Invariant.Require(Signal(_silos.ProcessId(id), SigCont) == 0, "SIGCONT delivered");
         }
     }
 
@@ -201,7 +202,7 @@ public sealed class FaultCluster : IAsyncDisposable
     private static int Signal(int pid, string signal)
     {
         using var kill = Process.Start(new ProcessStartInfo("kill", [signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])) ?? throw new InvalidOperationException("kill did not start");
-        Trace.Assert(kill.WaitForExit(5_000), "kill(1) returns");
+        Invariant.Require(kill.WaitForExit(5_000), "kill(1) returns");
         return kill.ExitCode;
     }
 }

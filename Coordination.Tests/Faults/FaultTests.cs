@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using Xunit.Abstractions;
 using Coordination.Tests.Linearizability;
 using Coordination.Tests.Linearizability.Models;
+using Xunit.Abstractions;
 
 namespace Coordination.Tests.Faults;
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using Coordination.Consensus;
 using Coordination.Tests.Linearizability;
 using Coordination.Tests.Linearizability.Models;
 
@@ -308,7 +309,7 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
     {
         using var http = new FaultHttp(OperationTimeout);
         await SettleAbandonedSessions(http, new Random(seed), attemptsMax: 200, silo);
-        Trace.Assert(_abandoned.IsEmpty, "every abandoned session ended within the bound");
+        Assert.True(_abandoned.IsEmpty, $"{_abandoned.Count} abandoned sessions did not end within the bound");
     }
 
     // Only locks the session was granted, or may have been (unknown acquire), get an end: on any

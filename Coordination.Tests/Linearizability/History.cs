@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Coordination.Consensus;
 
 namespace Coordination.Tests.Linearizability;
 
@@ -80,7 +81,7 @@ public sealed class HistoryRecorder<TInput, TOutput>
         var now = Stopwatch.GetTimestamp();
         lock (_gate)
         {
-            Trace.Assert(_finished[handle] is null, "an operation is finished once");
+            Invariant.Require(_finished[handle] is null, "an operation is finished once");
             var (client, input, invoke) = _open[handle];
             _finished[handle] = new Operation<TInput, TOutput>(client, input, output, invoke, outcome == Outcome.Unknown ? long.MaxValue : now, outcome);
         }

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Coordination.Consensus;
 
 namespace Coordination.Tests.Linearizability;
 
@@ -68,7 +68,7 @@ public static class LinearizabilityChecker
         for (var i = 0; i < history.Count; i++)
         {
             var op = history[i];
-            Trace.Assert(op.Outcome != Outcome.Ok || (op.Output is not null && op.Complete >= op.Invoke), $"operation {i}: an ok operation has an output and completes after its invoke");
+            Invariant.Require(op.Outcome != Outcome.Ok || (op.Output is not null && op.Complete >= op.Invoke), $"operation {i}: an ok operation has an output and completes after its invoke");
             if (op.Outcome == Outcome.Fail)
             {
                 continue;
@@ -333,7 +333,7 @@ internal sealed class Bits : IEquatable<Bits>
     {
         var words = (ulong[])_words.Clone();
         var mask = 1UL << (i % 64);
-        Trace.Assert(((words[i / 64] & mask) != 0) != set, "a bit is set only when clear and cleared only when set");
+        Invariant.Require(((words[i / 64] & mask) != 0) != set, "a bit is set only when clear and cleared only when set");
         words[i / 64] ^= mask;
         return new Bits(words);
     }
