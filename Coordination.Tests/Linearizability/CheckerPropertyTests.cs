@@ -167,25 +167,22 @@ public class CheckerPropertyTests
         return copy;
     }
 
-    [Fact]
-    public void Config_histories_of_a_sequential_execution_are_linearizable() =>
+    private static void AcceptedInEveryShape<TState, TIn, TOut>(IModel<TState, TIn, TOut> model, Func<Step[], Shape, List<Operation<TIn, TOut>>> history)
+        where TState : notnull
+        where TOut : class =>
         Prop.ForAll(Steps, steps =>
         {
             foreach (var shape in Enum.GetValues<Shape>())
             {
-                Assert.Equal(Verdict.Linearizable, LinearizabilityChecker.Check(ConfigModel.Instance, ConfigHistory(steps, shape)).Verdict);
+                Assert.Equal(Verdict.Linearizable, LinearizabilityChecker.Check(model, history(steps, shape)).Verdict);
             }
         }).QuickCheckThrowOnFailure();
 
     [Fact]
-    public void Lock_histories_of_a_sequential_execution_are_linearizable() =>
-        Prop.ForAll(Steps, steps =>
-        {
-            foreach (var shape in Enum.GetValues<Shape>())
-            {
-                Assert.Equal(Verdict.Linearizable, LinearizabilityChecker.Check(LockModel.Instance, LockHistory(steps, shape)).Verdict);
-            }
-        }).QuickCheckThrowOnFailure();
+    public void Config_histories_of_a_sequential_execution_are_linearizable() => AcceptedInEveryShape(ConfigModel.Instance, ConfigHistory);
+
+    [Fact]
+    public void Lock_histories_of_a_sequential_execution_are_linearizable() => AcceptedInEveryShape(LockModel.Instance, LockHistory);
 
     [Fact]
     public void Config_sequential_history_with_one_result_changed_is_rejected() =>
