@@ -92,11 +92,12 @@ public sealed class FaultTests(ITestOutputHelper output)
         var sequences = workload.Sequence.Snapshot();
         var locks = workload.Locks.Snapshot();
         Log($"operations: config {configs.Count} (ok {configs.Count(o => o.Outcome == Outcome.Ok)}, unknown {configs.Count(o => o.Outcome == Outcome.Unknown)}), " +
-            $"sequence {sequences.Count}, lock {locks.Count}; store: {store.AcceptedWrites} writes, {store.RefusedCalls} refused; watch saw {workload.WatchSeen.Count}");
+            $"sequence {sequences.Count}, lock {locks.Count}, semaphore {workload.Semaphores.Snapshot().Count}; store: {store.AcceptedWrites} writes, {store.RefusedCalls} refused; watch saw {workload.WatchSeen.Count}");
 
         LinearizabilityAssert.Linearizable(ConfigModel.Instance, configs, "faults-config", seed);
         LinearizabilityAssert.Linearizable(SequenceModel.Instance, sequences, "faults-sequence", seed);
         LinearizabilityAssert.Linearizable(LockModel.Instance, locks, "faults-lock", seed);
+        LinearizabilityAssert.Linearizable(new SemaphoreModel(Workload.SemaphorePermits), workload.Semaphores.Snapshot(), "faults-semaphore", seed);
 
         // Durability: every acknowledged write is in the final state, on every silo.
         foreach (var (doc, read) in final)

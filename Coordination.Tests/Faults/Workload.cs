@@ -43,11 +43,20 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
 
     private string LockName => $"f-lock-e{Volatile.Read(ref _epoch)}";
 
+    private const string SemaphorePrefix = "f-sem-e";
+
+    /// <summary>Permits of every semaphore the lock clients use (three clients, two permits: it fills up).</summary>
+    public const int SemaphorePermits = 2;
+
+    private string SemaphoreName => $"{SemaphorePrefix}{Volatile.Read(ref _epoch)}";
+
     public HistoryRecorder<ConfigInput, ConfigOutput> Config { get; } = new();
 
     public HistoryRecorder<SequenceInput, SequenceOutput> Sequence { get; } = new();
 
     public HistoryRecorder<LockInput, LockOutput> Locks { get; } = new();
+
+    public HistoryRecorder<SemaphoreInput, SemaphoreOutput> Semaphores { get; } = new();
 
     /// <summary>
     /// Writes of <see cref="WatchedDocument"/>: one document across the whole run (the watch must
@@ -252,12 +261,12 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
 
                 var release = Locks.Invoke(client, new LockInput(lockName, LockOp.Release, session, token));
                 var released = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/locks/{lockName}/release", new { sessionId = session, token }, $"{seed}-{client}-r{release}");
-                if (!LockAnswer(released, release, LockOutput.Released, Ended, Abandon))
+                if (!Answer(Locks, released, release, LockOutput.Released, LockOutput.NotHolder, Ended, Abandon))
                 {
                     Unexpect("release", released);
                 }
             }
-            else if (!LockAnswer(reply, handle, LockOutput.Busy, Ended, () => { used.Add(lockName); Abandon(); }))
+            else if (!Answer(Locks, reply, handle, LockOutput.Busy, LockOutput.NotHolder, Ended, () => { used.Add(lockName); Abandon(); }))
             {
                 Unexpect("acquire", reply);
             }
@@ -265,35 +274,69 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
             {
                 await Task.Delay(20 + random.Next(30), CancellationToken.None);
             }
+
+            if (session != 0)
+            {
+                await SemaphoreCycle(http, random, client, session, used, Ended, Abandon);
+            }
         }
     }
 
-    // Records a lock reply that is not a grant; false for an answer no contract allows.
-    private bool LockAnswer(Reply reply, int handle, LockOutput success, Action ended, Action abandon)
+    // Try-acquire one permit of the epoch's semaphore and release it at once.
+    private async Task SemaphoreCycle(FaultHttp http, Random random, int client, long session, HashSet<string> used, Action ended, Action abandon)
+    {
+        var name = SemaphoreName;
+        var handle = Semaphores.Invoke(client, new SemaphoreInput(name, SemaphoreOp.Acquire, session));
+        var reply = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/locks/{name}/acquire",
+            new { sessionId = session, mode = "semaphore", permits = SemaphorePermits, waitMs = 0 }, $"{seed}-{client}-sa{handle}");
+        if (!reply.Is(HttpStatusCode.OK))
+        {
+            if (!Answer(Semaphores, reply, handle, new SemaphoreOutput(SemaphoreResult.Busy), new SemaphoreOutput(SemaphoreResult.NotHolder), ended, () => { used.Add(name); abandon(); }))
+            {
+                Unexpect("semaphore acquire", reply);
+            }
+
+            return;
+        }
+
+        Semaphores.Ok(handle, new SemaphoreOutput(SemaphoreResult.Granted));
+        used.Add(name);
+        var token = reply.Body.GetProperty("token").GetInt64();
+        var release = Semaphores.Invoke(client, new SemaphoreInput(name, SemaphoreOp.Release, session));
+        var released = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/locks/{name}/release", new { sessionId = session, token }, $"{seed}-{client}-sr{release}");
+        if (!Answer(Semaphores, released, release, new SemaphoreOutput(SemaphoreResult.Released), new SemaphoreOutput(SemaphoreResult.NotHolder), ended, abandon))
+        {
+            Unexpect("semaphore release", released);
+        }
+    }
+
+    // Records a lock or semaphore reply that is not a grant; false for an answer no contract allows.
+    private static bool Answer<TIn, TOut>(HistoryRecorder<TIn, TOut> recorder, Reply reply, int handle, TOut success, TOut notHolder, Action ended, Action abandon)
+        where TOut : class
     {
         if (reply.Is(HttpStatusCode.OK) || reply.Is("lock-busy"))
         {
-            Locks.Ok(handle, success);
+            recorder.Ok(handle, success);
         }
         else if (reply.Is("lock-not-held") || reply.Is("wrong-token"))
         {
-            Locks.Ok(handle, LockOutput.NotHolder);
+            recorder.Ok(handle, notHolder);
         }
         else if (reply.Is("session-expired") || reply.Is("session-not-found"))
         {
-            Locks.Fail(handle); // refused by the state machine: no effect, and the session is gone
+            recorder.Fail(handle); // refused by the state machine: no effect, and the session is gone
             ended();
         }
         else if (reply.Delivery == Delivery.NotSent)
         {
             // No effect; but a release that never left leaves the lock held by this session, and
             // acquiring again would be refused as already-attached: start over with a new session.
-            Locks.Fail(handle);
+            recorder.Fail(handle);
             abandon();
         }
         else
         {
-            Locks.Unknown(handle);
+            recorder.Unknown(handle);
             abandon();
             return reply.Delivery != Delivery.Answered;
         }
@@ -352,7 +395,14 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
         var seen = Stopwatch.GetTimestamp();
         foreach (var name in locks)
         {
-            Locks.Record(Operation<LockInput, LockOutput>.Ok(client, new LockInput(name, LockOp.SessionEnded, session), LockOutput.Ended, aliveSince, seen));
+            if (name.StartsWith(SemaphorePrefix, StringComparison.Ordinal))
+            {
+                Semaphores.Record(Operation<SemaphoreInput, SemaphoreOutput>.Ok(client, new SemaphoreInput(name, SemaphoreOp.SessionEnded, session), new SemaphoreOutput(SemaphoreResult.Ended), aliveSince, seen));
+            }
+            else
+            {
+                Locks.Record(Operation<LockInput, LockOutput>.Ok(client, new LockInput(name, LockOp.SessionEnded, session), LockOutput.Ended, aliveSince, seen));
+            }
         }
     }
 
