@@ -16,24 +16,45 @@ public sealed class SiloProcessCluster : IAsyncDisposable
     private readonly string _root = Path.Combine(Path.GetTempPath(), "coord-cluster-" + Guid.NewGuid().ToString("N"));
     private readonly Dictionary<ulong, Process?> _processes = [];
     private readonly Dictionary<ulong, (int Client, int Peer)> _ports = [];
-    private readonly string _members;
+    private readonly Func<ulong, string> _membersOf;
     private readonly string[] _arguments;
 
-    /// <param name="arguments">Added to every silo's command line (e.g. <c>--restore-from file</c>).</param>
+    /// <summary>
+    /// Silos 1..<paramref name="size"/> on free ports, every one with the same members list;
+    /// <paramref name="arguments"/> go on every silo's command line (e.g. <c>--restore-from file</c>).
+    /// </summary>
     public SiloProcessCluster(int size, params string[] arguments)
+        : this(Enumerable.Range(1, size).ToDictionary(id => (ulong)id, _ => (SiloFactory.FreePort(), SiloFactory.FreePort())), null, arguments)
+    {
+    }
+
+    /// <summary>
+    /// Silos on the given ports. <paramref name="membersOf"/> gives each silo its own `--members`
+    /// list (a silo dials its peers at the addresses in its own list, so a list can route a link
+    /// through a proxy); by default every silo gets the real addresses.
+    /// </summary>
+    public SiloProcessCluster(IReadOnlyDictionary<ulong, (int Client, int Peer)> ports, Func<ulong, string>? membersOf, params string[] arguments)
     {
         _arguments = arguments;
-        for (var id = 1UL; id <= (ulong)size; id++)
+        foreach (var (id, port) in ports)
         {
-            _ports[id] = (SiloFactory.FreePort(), SiloFactory.FreePort());
+            _ports[id] = port;
         }
 
-        _members = string.Join(",", _ports.Select(p => $"{p.Key}=127.0.0.1:{p.Value.Client}:{p.Value.Peer}"));
+        var members = MembersList(_ports, (_, to) => _ports[to].Peer);
+        _membersOf = membersOf ?? (_ => members);
         foreach (var id in _ports.Keys)
         {
             Start(id);
         }
     }
+
+    /// <summary>A `--members` value: every silo's real client port, and the peer port <paramref name="peerPort"/>(self, peer) gives.</summary>
+    public static string MembersList(IReadOnlyDictionary<ulong, (int Client, int Peer)> ports, Func<ulong, ulong, int> peerPort, ulong self = 0) =>
+        string.Join(",", ports.Select(p => $"{p.Key}=127.0.0.1:{p.Value.Client}:{peerPort(self, p.Key)}"));
+
+    /// <summary>The operating-system process id of a running silo.</summary>
+    public int ProcessId(ulong id) => _processes.GetValueOrDefault(id)?.Id ?? throw new InvalidOperationException($"silo {id} is not running");
 
     public IReadOnlyCollection<ulong> Ids => _ports.Keys;
 
@@ -44,7 +65,7 @@ public sealed class SiloProcessCluster : IAsyncDisposable
     public (string ClientUrl, string PeerAddress) StartJoining(ulong id)
     {
         _ports[id] = (SiloFactory.FreePort(), SiloFactory.FreePort());
-        _joining[id] = $"{_members},{id}=127.0.0.1:{_ports[id].Client}:{_ports[id].Peer}";
+        _joining[id] = $"{_membersOf(1)},{id}=127.0.0.1:{_ports[id].Client}:{_ports[id].Peer}";
         Start(id);
         return ($"http://127.0.0.1:{_ports[id].Client}", $"127.0.0.1:{_ports[id].Peer}");
     }
@@ -62,7 +83,7 @@ public sealed class SiloProcessCluster : IAsyncDisposable
         var dll = Path.Combine(AppContext.BaseDirectory, "Coordination.Silo.dll");
         var info = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { dll, "--node-id", id.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", Path.Combine(_root, $"silo-{id}"), "--members", _joining.GetValueOrDefault(id, _members), "--tick-ms", "20" },
+            ArgumentList = { dll, "--node-id", id.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", Path.Combine(_root, $"silo-{id}"), "--members", _joining.GetValueOrDefault(id) ?? _membersOf(id), "--tick-ms", "20" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = AppContext.BaseDirectory,

@@ -1,0 +1,449 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using Coordination.Consensus;
+using Coordination.Tests.Linearizability;
+using Coordination.Tests.Linearizability.Models;
+
+namespace Coordination.Tests.Faults;
+
+/// <summary>
+/// Concurrent clients doing mixed operations against random silos while the nemesis injects
+/// faults, each operation recorded as invoke / ok / fail / unknown with monotonic timestamps:
+/// config clients (put, compare-and-set, get on two documents), a sequence client, lock clients
+/// guarding a <see cref="FencedStore"/> with their tokens, and a watcher of one document whose
+/// writer also records into the config history. Every loop is bounded by <see cref="OpsPerClientMax"/>
+/// and by the stop token.
+/// </summary>
+public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
+{
+    public const int OpsPerClientMax = 20_000;
+    public const string WatchedDocument = "f-watch";
+    private const long SessionTtlMs = 3_000;
+    private static readonly TimeSpan OperationTimeout = TimeSpan.FromMilliseconds(1_500);
+    private const int DocumentsPerEpoch = 2;
+    private const string SequenceName = "f-seq";
+
+    private readonly ConcurrentBag<string> _unexpected = [];
+    private readonly ConcurrentBag<(long Session, long AliveSince, int Client, string[] Locks)> _abandoned = [];
+    private int _epoch;
+
+    /// <summary>
+    /// Config documents and lock names change with every epoch (the test advances it after each
+    /// fault). A timed-out operation stays pending in its partition for the rest of the history,
+    /// and each pending one doubles the states to search; fresh keys keep every partition short,
+    /// as Jepsen's independent keys do.
+    /// </summary>
+    public void NextEpoch() => Interlocked.Increment(ref _epoch);
+
+    /// <summary>Every config document the clients have written (all epochs).</summary>
+    public IEnumerable<string> Documents => Enumerable.Range(0, Volatile.Read(ref _epoch) + 1).SelectMany(e => Enumerable.Range(0, DocumentsPerEpoch).Select(i => Document(e, i)));
+
+    private static string Document(int epoch, int i) => $"f-doc-{i}-e{epoch}";
+
+    private string LockName => $"f-lock-e{Volatile.Read(ref _epoch)}";
+
+    private const string SemaphorePrefix = "f-sem-e";
+
+    /// <summary>Permits of every semaphore the lock clients use (three clients, two permits: it fills up).</summary>
+    public const int SemaphorePermits = 2;
+
+    private string SemaphoreName => $"{SemaphorePrefix}{Volatile.Read(ref _epoch)}";
+
+    public HistoryRecorder<ConfigInput, ConfigOutput> Config { get; } = new();
+
+    public HistoryRecorder<SequenceInput, SequenceOutput> Sequence { get; } = new();
+
+    public HistoryRecorder<LockInput, LockOutput> Locks { get; } = new();
+
+    public HistoryRecorder<SemaphoreInput, SemaphoreOutput> Semaphores { get; } = new();
+
+    /// <summary>
+    /// Writes of <see cref="WatchedDocument"/>: one document across the whole run (the watch must
+    /// span every fault), so its history is too long to search; it is checked by the watch
+    /// (every version once, in order) and for durability instead.
+    /// </summary>
+    public HistoryRecorder<ConfigInput, ConfigOutput> Watched { get; } = new();
+
+    /// <summary>Versions of <see cref="WatchedDocument"/> in the order the watcher saw their events.</summary>
+    public List<long> WatchSeen { get; } = [];
+
+    /// <summary>Answers no contract allows (status or code), as "operation: status code".</summary>
+    public IReadOnlyCollection<string> Unexpected => _unexpected;
+
+    public FencedStore Store => store;
+
+    /// <summary>Runs every client until <paramref name="stop"/>; the watcher keeps going until <paramref name="watchUntil"/>.</summary>
+    public Task Run(CancellationToken stop, CancellationToken watchUntil, Func<long> watchTarget)
+    {
+        var clients = new List<Task>();
+        for (var i = 0; i < 3; i++)
+        {
+            var client = i;
+            clients.Add(Task.Run(() => ConfigClient(client, stop)));
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            var client = 10 + i;
+            clients.Add(Task.Run(() => LockClient(client, stop)));
+        }
+
+        clients.Add(Task.Run(() => SequenceClient(20, stop)));
+        clients.Add(Task.Run(() => WatchWriter(30, stop)));
+        clients.Add(Task.Run(() => Watcher(31, watchUntil, watchTarget)));
+        return Task.WhenAll(clients);
+    }
+
+    private Uri AnySilo(Random random) => cluster.Url(cluster.Ids[random.Next(cluster.Ids.Count)]);
+
+    private void Unexpect(string operation, Reply reply) =>
+        _unexpected.Add($"{operation}: {(int)reply.Status} {reply.Code} after {reply.Attempts} attempt(s) ({(reply.Body.ValueKind == System.Text.Json.JsonValueKind.Object && reply.Body.TryGetProperty("detail", out var d) ? d.GetString() : "")})");
+
+    private async Task ConfigClient(int client, CancellationToken stop)
+    {
+        var random = new Random(seed * 100 + client);
+        using var http = new FaultHttp(OperationTimeout);
+        var lastVersion = new Dictionary<string, long>();
+        for (var n = 0; n < OpsPerClientMax && !stop.IsCancellationRequested; n++)
+        {
+            var doc = Document(Volatile.Read(ref _epoch), random.Next(DocumentsPerEpoch));
+            var roll = random.Next(10);
+            var input = roll < 4 ? new ConfigInput(doc, ConfigOp.Put, $"c{client}-{n}")
+                : roll < 7 ? new ConfigInput(doc, ConfigOp.CompareAndSet, $"c{client}-{n}", lastVersion.GetValueOrDefault(doc))
+                : new ConfigInput(doc, ConfigOp.Get);
+            var output = await ConfigCall(http, () => AnySilo(random), client, input);
+            if (output is { Version: > 0 })
+            {
+                lastVersion[doc] = output.Version;
+            }
+        }
+    }
+
+    /// <summary>One config operation, recorded; the output when it is known.</summary>
+    public async Task<ConfigOutput?> ConfigCall(FaultHttp http, Func<Uri> silo, int client, ConfigInput input)
+    {
+        var recorder = input.Name == WatchedDocument ? Watched : Config;
+        var handle = recorder.Invoke(client, input);
+        var key = $"{seed}-{client}-{handle}";
+        var reply = input.Op switch
+        {
+            ConfigOp.Put => await http.SendSettled(silo, HttpMethod.Put, $"/v1/config/{input.Name}", new { value = input.Value }, key),
+            ConfigOp.CompareAndSet => await http.SendSettled(silo, HttpMethod.Put, $"/v1/config/{input.Name}", new { value = input.Value, expectedVersion = input.ExpectedVersion }, key),
+            _ => await http.Send(silo(), HttpMethod.Get, $"/v1/config/{input.Name}"),
+        };
+        ConfigOutput? output = null;
+        if (reply.Is(HttpStatusCode.OK))
+        {
+            output = input.Op == ConfigOp.Get
+                ? ConfigOutput.Read(reply.Body.GetProperty("version").GetInt64(), reply.Body.GetProperty("value").GetString())
+                : ConfigOutput.Written(reply.Body.GetProperty("version").GetInt64());
+        }
+        else if (input.Op == ConfigOp.Get && reply.Is("not-found"))
+        {
+            output = ConfigOutput.Read(0, null);
+        }
+        else if (input.Op == ConfigOp.CompareAndSet && reply.Is("version-mismatch"))
+        {
+            output = ConfigOutput.Mismatch;
+        }
+
+        Finish(recorder, handle, reply, output, input.Op.ToString());
+        return output;
+    }
+
+    private void Finish<TIn, TOut>(HistoryRecorder<TIn, TOut> recorder, int handle, Reply reply, TOut? output, string operation)
+        where TOut : class
+    {
+        if (output is not null)
+        {
+            recorder.Ok(handle, output);
+        }
+        else if (reply.Delivery == Delivery.NotSent)
+        {
+            recorder.Fail(handle);
+        }
+        else
+        {
+            if (reply.Delivery == Delivery.Answered)
+            {
+                Unexpect(operation, reply);
+            }
+
+            recorder.Unknown(handle);
+        }
+    }
+
+    private async Task SequenceClient(int client, CancellationToken stop)
+    {
+        var random = new Random(seed * 100 + client);
+        using var http = new FaultHttp(OperationTimeout);
+        for (var n = 0; n < OpsPerClientMax && !stop.IsCancellationRequested; n++)
+        {
+            await SequenceCall(http, () => AnySilo(random), client, 1 + random.Next(3));
+        }
+    }
+
+    public async Task SequenceCall(FaultHttp http, Func<Uri> silo, int client, int count)
+    {
+        var input = new SequenceInput(SequenceName, count);
+        var handle = Sequence.Invoke(client, input);
+        var reply = await http.SendSettled(silo, HttpMethod.Post, $"/v1/sequences/{SequenceName}/next", new { count }, $"{seed}-{client}-{handle}");
+        Finish(Sequence, handle, reply, reply.Is(HttpStatusCode.OK) ? new SequenceOutput(reply.Body.GetProperty("first").GetInt64()) : null, "next");
+    }
+
+    private async Task LockClient(int client, CancellationToken stop)
+    {
+        var random = new Random(seed * 100 + client);
+        using var http = new FaultHttp(OperationTimeout);
+        long session = 0, aliveSince = 0;
+        var used = new HashSet<string>();
+
+        // The session is gone (seen): it ended somewhere after it was last known alive.
+        void Ended()
+        {
+            RecordEnd(client, session, aliveSince, used);
+            (session, used) = (0, []);
+        }
+
+        // An unknown outcome: stop using the session; its end is confirmed below, or after the run.
+        void Abandon()
+        {
+            _abandoned.Add((session, aliveSince, client, [.. used]));
+            (session, used) = (0, []);
+        }
+
+        for (var n = 0; n < OpsPerClientMax && !stop.IsCancellationRequested; n++)
+        {
+            if (session == 0 && !_abandoned.IsEmpty)
+            {
+                // Wait for abandoned sessions to end now: a session end recorded only after the run
+                // has a window over everything, and every such window multiplies the search.
+                await SettleAbandonedSessions(http, random, attemptsMax: 40);
+            }
+
+            if (session == 0)
+            {
+                var invoke = Stopwatch.GetTimestamp();
+                var created = await http.Send(AnySilo(random), HttpMethod.Post, "/v1/sessions", new { ttlMs = SessionTtlMs });
+                if (created.Is(HttpStatusCode.Created))
+                {
+                    (session, aliveSince) = (created.Body.GetProperty("sessionId").GetInt64(), invoke);
+                }
+
+                continue;
+            }
+
+            var keepaliveInvoke = Stopwatch.GetTimestamp();
+            var keepalive = await http.Send(AnySilo(random), HttpMethod.Post, $"/v1/sessions/{session}/keepalive");
+            if (keepalive.Is(HttpStatusCode.OK))
+            {
+                aliveSince = keepaliveInvoke;
+            }
+            else if (keepalive.Is("session-expired") || keepalive.Is("session-not-found"))
+            {
+                Ended();
+                continue;
+            }
+
+            var lockName = LockName;
+            var handle = Locks.Invoke(client, new LockInput(lockName, LockOp.Acquire, session));
+            var reply = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/locks/{lockName}/acquire", new { sessionId = session, waitMs = 0 }, $"{seed}-{client}-a{handle}");
+            if (reply.Is(HttpStatusCode.OK))
+            {
+                var token = reply.Body.GetProperty("token").GetInt64();
+                Locks.Ok(handle, LockOutput.Granted(token));
+                used.Add(lockName);
+                if (store.Read(token) is { } value)
+                {
+                    store.WriteIncrement(token, value);
+                }
+
+                var release = Locks.Invoke(client, new LockInput(lockName, LockOp.Release, session, token));
+                var released = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/locks/{lockName}/release", new { sessionId = session, token }, $"{seed}-{client}-r{release}");
+                if (!Answer(Locks, released, release, LockOutput.Released, LockOutput.NotHolder, Ended, Abandon))
+                {
+                    Unexpect("release", released);
+                }
+            }
+            else if (!Answer(Locks, reply, handle, LockOutput.Busy, LockOutput.NotHolder, Ended, () => { used.Add(lockName); Abandon(); }))
+            {
+                Unexpect("acquire", reply);
+            }
+            else
+            {
+                await Task.Delay(20 + random.Next(30), CancellationToken.None);
+            }
+
+            if (session != 0)
+            {
+                await SemaphoreCycle(http, random, client, session, used, Ended, Abandon);
+            }
+        }
+    }
+
+    // Try-acquire one permit of the epoch's semaphore and release it at once.
+    private async Task SemaphoreCycle(FaultHttp http, Random random, int client, long session, HashSet<string> used, Action ended, Action abandon)
+    {
+        var name = SemaphoreName;
+        var handle = Semaphores.Invoke(client, new SemaphoreInput(name, SemaphoreOp.Acquire, session));
+        var reply = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/locks/{name}/acquire",
+            new { sessionId = session, mode = "semaphore", permits = SemaphorePermits, waitMs = 0 }, $"{seed}-{client}-sa{handle}");
+        if (!reply.Is(HttpStatusCode.OK))
+        {
+            if (!Answer(Semaphores, reply, handle, new SemaphoreOutput(SemaphoreResult.Busy), new SemaphoreOutput(SemaphoreResult.NotHolder), ended, () => { used.Add(name); abandon(); }))
+            {
+                Unexpect("semaphore acquire", reply);
+            }
+
+            return;
+        }
+
+        Semaphores.Ok(handle, new SemaphoreOutput(SemaphoreResult.Granted));
+        used.Add(name);
+        var token = reply.Body.GetProperty("token").GetInt64();
+        var release = Semaphores.Invoke(client, new SemaphoreInput(name, SemaphoreOp.Release, session));
+        var released = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/locks/{name}/release", new { sessionId = session, token }, $"{seed}-{client}-sr{release}");
+        if (!Answer(Semaphores, released, release, new SemaphoreOutput(SemaphoreResult.Released), new SemaphoreOutput(SemaphoreResult.NotHolder), ended, abandon))
+        {
+            Unexpect("semaphore release", released);
+        }
+    }
+
+    // Records a lock or semaphore reply that is not a grant; false for an answer no contract allows.
+    private static bool Answer<TIn, TOut>(HistoryRecorder<TIn, TOut> recorder, Reply reply, int handle, TOut success, TOut notHolder, Action ended, Action abandon)
+        where TOut : class
+    {
+        if (reply.Is(HttpStatusCode.OK) || reply.Is("lock-busy"))
+        {
+            recorder.Ok(handle, success);
+        }
+        else if (reply.Is("lock-not-held") || reply.Is("wrong-token"))
+        {
+            recorder.Ok(handle, notHolder);
+        }
+        else if (reply.Is("session-expired") || reply.Is("session-not-found"))
+        {
+            recorder.Fail(handle); // refused by the state machine: no effect, and the session is gone
+            ended();
+        }
+        else if (reply.Delivery == Delivery.NotSent)
+        {
+            // No effect; but a release that never left leaves the lock held by this session, and
+            // acquiring again would be refused as already-attached: start over with a new session.
+            recorder.Fail(handle);
+            abandon();
+        }
+        else
+        {
+            recorder.Unknown(handle);
+            abandon();
+            return reply.Delivery != Delivery.Answered;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// After the run, with the cluster healed: waits (bounded) until every abandoned session is
+    /// gone and records its end, so the lock history says when each could have let go.
+    /// </summary>
+    public async Task SettleAbandonedSessions(Uri silo)
+    {
+        using var http = new FaultHttp(OperationTimeout);
+        await SettleAbandonedSessions(http, new Random(seed), attemptsMax: 200, silo);
+        Assert.True(_abandoned.IsEmpty, $"{_abandoned.Count} abandoned sessions did not end within the bound");
+    }
+
+    // Only locks the session was granted, or may have been (unknown acquire), get an end: on any
+    // other lock its end changes nothing. Sessions still alive after the attempts stay abandoned.
+    private async Task SettleAbandonedSessions(FaultHttp http, Random random, int attemptsMax, Uri? silo = null)
+    {
+        var pending = new List<(long Session, long AliveSince, int Client, string[] Locks)>();
+        while (_abandoned.TryTake(out var abandoned))
+        {
+            pending.Add(abandoned);
+        }
+
+        foreach (var (session, aliveSince, client, locks) in pending)
+        {
+            var ended = false;
+            for (var attempt = 0; attempt < attemptsMax && !ended; attempt++)
+            {
+                var reply = await http.Send(silo ?? AnySilo(random), HttpMethod.Get, $"/v1/sessions/{session}");
+                ended = reply.Is("session-not-found") || reply.Is("session-expired");
+                if (!ended)
+                {
+                    await Task.Delay(100);
+                }
+            }
+
+            if (ended)
+            {
+                RecordEnd(client, session, aliveSince, locks);
+            }
+            else
+            {
+                _abandoned.Add((session, aliveSince, client, locks));
+            }
+        }
+    }
+
+    // One end per lock the session touched: each lock is its own partition.
+    private void RecordEnd(int client, long session, long aliveSince, IEnumerable<string> locks)
+    {
+        var seen = Stopwatch.GetTimestamp();
+        foreach (var name in locks)
+        {
+            if (name.StartsWith(SemaphorePrefix, StringComparison.Ordinal))
+            {
+                Semaphores.Record(Operation<SemaphoreInput, SemaphoreOutput>.Ok(client, new SemaphoreInput(name, SemaphoreOp.SessionEnded, session), new SemaphoreOutput(SemaphoreResult.Ended), aliveSince, seen));
+            }
+            else
+            {
+                Locks.Record(Operation<LockInput, LockOutput>.Ok(client, new LockInput(name, LockOp.SessionEnded, session), LockOutput.Ended, aliveSince, seen));
+            }
+        }
+    }
+
+    private async Task WatchWriter(int client, CancellationToken stop)
+    {
+        var random = new Random(seed * 100 + client);
+        using var http = new FaultHttp(OperationTimeout);
+        for (var n = 0; n < OpsPerClientMax && !stop.IsCancellationRequested; n++)
+        {
+            await ConfigCall(http, () => AnySilo(random), client, new ConfigInput(WatchedDocument, ConfigOp.Put, $"w{n}"));
+            await Task.Delay(50, CancellationToken.None);
+        }
+    }
+
+    // Long-polls the watched document's events through a different random silo each time, resuming
+    // after the last revision seen: a reconnect on every poll, across every fault.
+    private async Task Watcher(int client, CancellationToken until, Func<long> target)
+    {
+        var random = new Random(seed * 100 + client);
+        using var http = new FaultHttp(TimeSpan.FromSeconds(3));
+        var after = 0L;
+        for (var n = 0; n < OpsPerClientMax && !until.IsCancellationRequested && (target() == 0 || WatchSeen.Count < target()); n++)
+        {
+            var reply = await http.Send(AnySilo(random), HttpMethod.Get, $"/v1/events?after={after}&kind=config&name={WatchedDocument}&waitMs=1000");
+            if (!reply.Is(HttpStatusCode.OK))
+            {
+                await Task.Delay(100, CancellationToken.None);
+                continue;
+            }
+
+            if (reply.Body.GetProperty("compacted").GetBoolean())
+            {
+                Unexpect("watch compacted", reply);
+            }
+
+            lock (WatchSeen)
+            {
+                WatchSeen.AddRange(reply.Body.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("version").GetInt64()));
+            }
+
+            after = reply.Body.GetProperty("resumeAfter").GetInt64();
+        }
+    }
+}
