@@ -32,7 +32,7 @@ public sealed class MembershipOperationTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_silo_is_added_as_a_learner_promoted_once_caught_up_and_a_founder_is_removed()
+    public async Task A_silo_is_added_as_a_learner_promoted_once_caught_up_a_founder_is_removed_and_replaced_with_an_empty_disk()
     {
         var leader = await _cluster.LeaderAsync();
         using var client = _cluster.Client(leader);
@@ -66,6 +66,15 @@ public sealed class MembershipOperationTests : IAsyncLifetime
         var afterRemoval = await coordination.RemoveSiloAsync(4);
         Assert.DoesNotContain("4", afterRemoval.Voters.Select(v => v.ToString()));
         Assert.Equal(2, afterRemoval.Voters.Count);
+
+        // Replace the removed silo with a new one on an empty disk (a new id: re-adding a removed id
+        // is a known open bug, see docs/reliability.md).
+        var (replacementUrl, replacementPeer) = _cluster.StartJoining(5);
+        await Until(() => client.Post("/v1/cluster/members", new { id = 5, clientUrl = replacementUrl, peerAddress = replacementPeer }), HttpStatusCode.OK);
+        var replaced = await Until(() => client.Post("/v1/cluster/members/5/promote"), HttpStatusCode.OK);
+        Assert.Contains(5UL, replaced.GetProperty("voters").EnumerateArray().Select(v => v.GetUInt64()));
+        using var replacement = _cluster.Client(5);
+        Assert.Equal(1, (await Until(() => replacement.GetAsync("/v1/config/member-ops-after"), HttpStatusCode.OK)).GetProperty("value").GetInt32());
 
         Assert.Equal("validation", await (await client.Post("/v1/cluster/members", new { id = 0 })).Problem(HttpStatusCode.BadRequest));
         Assert.Equal("invalid-membership-change", await (await client.Post("/v1/cluster/members/99/promote")).Problem(HttpStatusCode.Conflict));

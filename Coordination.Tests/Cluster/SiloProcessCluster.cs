@@ -61,11 +61,21 @@ public sealed class SiloProcessCluster : IAsyncDisposable
     // Silos started with --join, and the members list each was given (the founders plus itself).
     private readonly Dictionary<ulong, string> _joining = [];
 
-    /// <summary>Starts a new, empty silo that waits to be added to the cluster; returns its (client URL, peer address).</summary>
+    /// <summary>
+    /// Starts a new, empty silo that waits to be added to the cluster (an id already used here is a
+    /// replacement: its old data directory is deleted first); returns its (client URL, peer address).
+    /// </summary>
     public (string ClientUrl, string PeerAddress) StartJoining(ulong id)
     {
+        Kill(id);
+        var data = Path.Combine(_root, $"silo-{id}");
+        if (Directory.Exists(data))
+        {
+            Directory.Delete(data, recursive: true);
+        }
+
         _ports[id] = (SiloFactory.FreePort(), SiloFactory.FreePort());
-        _joining[id] = $"{_membersOf(1)},{id}=127.0.0.1:{_ports[id].Client}:{_ports[id].Peer}";
+        _joining[id] = MembersList(_ports, (_, to) => _ports[to].Peer);
         Start(id);
         return ($"http://127.0.0.1:{_ports[id].Client}", $"127.0.0.1:{_ports[id].Peer}");
     }
