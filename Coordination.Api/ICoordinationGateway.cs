@@ -31,7 +31,8 @@ public sealed record ClusterView(
     IReadOnlyList<ulong> Voters,
     IReadOnlyList<ulong> Learners,
     IReadOnlyList<ClusterMember> Members,
-    bool Ready);
+    bool Ready,
+    IReadOnlyDictionary<ulong, string>? Replication = null);
 
 /// <summary>
 /// What the REST gateway needs from the silo: replicate commands, run queries at a chosen

@@ -356,7 +356,9 @@ public sealed partial class RaftNode
                 pr.BecomeProbe();
             }
 
-            SendAppend(m.From);
+            // Even with nothing new to send (Next past the end), an empty append probes: a lost
+            // probe is retried here, not only when the next proposal arrives.
+            SendAppend(m.From, sendIfEmpty: true);
         }
 
         pr.MatchAtLastHeartbeat = pr.Match;

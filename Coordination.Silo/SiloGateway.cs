@@ -131,6 +131,7 @@ public sealed class SiloGateway(SiloRuntime silo, TimeProvider time) : ICoordina
             [.. status.Membership.Voters],
             [.. status.Membership.Learners],
             members,
-            Ready: status.Leader != 0 && status.AppliedIndex >= status.CommitIndex);
+            Ready: status.Leader != 0 && status.AppliedIndex >= status.CommitIndex,
+            Replication: status.Replication);
     }
 }

@@ -50,7 +50,8 @@ public sealed record ClusterStatus(
     ulong LastIndex,
     Membership Membership,
     long LeaderChanges,
-    DateTimeOffset LastLeaderContact);
+    DateTimeOffset LastLeaderContact,
+    IReadOnlyDictionary<ulong, string>? Replication = null);
 
 /// <summary>
 /// Drives one <see cref="RaftNode"/>: the only thread that touches the node and the state machine.
@@ -229,5 +230,8 @@ public sealed partial class RaftHost : IAsyncDisposable
 
     private ClusterStatus Snapshot() => new(
         _node.Id, _node.Role, _node.Term, _node.Leader, _node.CommitIndex, _stateMachine.AppliedIndex,
-        _node.FirstIndex, _node.LastIndex, _node.Membership, _leaderChanges, _lastLeaderContact);
+        _node.FirstIndex, _node.LastIndex, _node.Membership, _leaderChanges, _lastLeaderContact,
+        _node.Role == RaftRole.Leader
+            ? _node.Membership.All.Select(id => (id, _node.ProgressOf(id))).Where(p => p.Item2 is not null).ToDictionary(p => p.id, p => $"{p.Item2!.Value.State} match {p.Item2.Value.Match} next {p.Item2.Value.Next}")
+            : null);
 }

@@ -67,13 +67,12 @@ public sealed class MembershipOperationTests : IAsyncLifetime
         Assert.DoesNotContain("4", afterRemoval.Voters.Select(v => v.ToString()));
         Assert.Equal(2, afterRemoval.Voters.Count);
 
-        // Replace the removed silo with a new one on an empty disk (a new id: re-adding a removed id
-        // is a known open bug, see docs/reliability.md).
-        var (replacementUrl, replacementPeer) = _cluster.StartJoining(5);
-        await Until(() => client.Post("/v1/cluster/members", new { id = 5, clientUrl = replacementUrl, peerAddress = replacementPeer }), HttpStatusCode.OK);
-        var replaced = await Until(() => client.Post("/v1/cluster/members/5/promote"), HttpStatusCode.OK);
-        Assert.Contains(5UL, replaced.GetProperty("voters").EnumerateArray().Select(v => v.GetUInt64()));
-        using var replacement = _cluster.Client(5);
+        // Replace the removed silo with an empty disk under its old id: it rejoins as a learner.
+        var (replacementUrl, replacementPeer) = _cluster.StartJoining(follower);
+        await Until(() => client.Post("/v1/cluster/members", new { id = follower, clientUrl = replacementUrl, peerAddress = replacementPeer }), HttpStatusCode.OK);
+        var replaced = await Until(() => client.Post($"/v1/cluster/members/{follower}/promote"), HttpStatusCode.OK);
+        Assert.Contains(follower, replaced.GetProperty("voters").EnumerateArray().Select(v => v.GetUInt64()));
+        using var replacement = _cluster.Client(follower);
         Assert.Equal(1, (await Until(() => replacement.GetAsync("/v1/config/member-ops-after"), HttpStatusCode.OK)).GetProperty("value").GetInt32());
 
         Assert.Equal("validation", await (await client.Post("/v1/cluster/members", new { id = 0 })).Problem(HttpStatusCode.BadRequest));

@@ -200,3 +200,26 @@ public class RemovedButUncommittedTests
         Assert.Contains(new[] { group[1], group[2] }, n => n.Node.Role == RaftRole.Leader);
     }
 }
+
+public class LostProbeTests
+{
+    [Fact]
+    public void A_lost_probe_to_a_new_learner_is_retried_on_the_next_heartbeat_answer_even_with_nothing_new_to_send()
+    {
+        var group = new RaftGroup(3);
+        var leader = group.Elect(1);
+        leader.Node.Propose([1]);
+        group.Settle();
+        group.Nodes[4] = new RaftHarness(4);
+
+        // The learner's first (empty) probe is lost; afterwards no proposal arrives.
+        group.Cut.Add((1, 4));
+        Assert.Equal(ProposalResult.Accepted, leader.Node.ChangeMembership(MembershipChangeKind.AddLearner, 4));
+        group.Settle();
+        group.HealAll();
+        group.TickAll(5);
+
+        Assert.Equal(leader.Node.LastIndex, group[4].Node.LastIndex);
+        Assert.Equal(leader.Node.CommitIndex, group[4].Node.CommitIndex);
+    }
+}
