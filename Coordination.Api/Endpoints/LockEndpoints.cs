@@ -10,6 +10,9 @@ internal static class LockEndpoints
     /// <summary>Extra time a blocking acquire waits beyond its own wait, for the expiry command to commit.</summary>
     private static readonly TimeSpan WaitGrace = TimeSpan.FromSeconds(5);
 
+    /// <summary>Event pages a blocking acquire reads at most (the wait's timeout ends it first in practice).</summary>
+    private const int WaitRoundsMax = 100_000;
+
     public static RouteGroupBuilder MapLocks(this RouteGroupBuilder group)
     {
         group.MapPost("/{name}/acquire", Acquire).Produces<LockGrantResponse>().ProducesProblem(409);
@@ -58,7 +61,7 @@ internal static class LockEndpoints
         var after = queuedAt;
         try
         {
-            for (var round = 0; round < 100_000; round++)
+            for (var round = 0; round < WaitRoundsMax; round++)
             {
                 var (page, _) = await gateway.ReadAsync(sm => sm.EventsSince(after, filter), ReadConsistency.Stale, timeout.Token);
                 foreach (var e in page.Events.Where(e => e.SessionId == body.SessionId))

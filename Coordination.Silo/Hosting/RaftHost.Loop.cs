@@ -6,6 +6,12 @@ namespace Coordination.Silo.Hosting;
 
 public sealed partial class RaftHost
 {
+    /// <summary>Missed ticks replayed after a stall (a long sync, a GC pause); beyond it they are skipped.</summary>
+    private const int TicksCaughtUpPerRoundMax = 3;
+
+    /// <summary>Ready batches carried out in one round before the loop takes new requests again.</summary>
+    private const int ReadyRoundsPerLoopMax = 64;
+
     private abstract class Work;
 
     private sealed class StepWork(Message message) : Work
@@ -81,7 +87,7 @@ public sealed partial class RaftHost
 
             ProposeBatch(proposals);
             StartReads(reads);
-            for (var ticks = 0; ticks < 3 && _time.GetUtcNow() >= nextTick; ticks++)
+            for (var ticks = 0; ticks < TicksCaughtUpPerRoundMax && _time.GetUtcNow() >= nextTick; ticks++)
             {
                 _node.Tick();
                 nextTick += _options.TickInterval;
@@ -339,7 +345,7 @@ public sealed partial class RaftHost
 
     private void ProcessReady()
     {
-        for (var round = 0; round < 64 && _node.HasReady; round++)
+        for (var round = 0; round < ReadyRoundsPerLoopMax && _node.HasReady; round++)
         {
             var ready = _node.GetReady();
             Persist(ready);
