@@ -173,15 +173,6 @@ internal sealed class Inflights(int capacity)
         }
     }
 
-    public void FreeFirst()
-    {
-        if (Count > 0)
-        {
-            _start = (_start + 1) % _buffer.Length;
-            Count--;
-        }
-    }
-
     public void Reset()
     {
         _start = 0;

@@ -86,9 +86,6 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
     /// <summary>Where silo <paramref name="id"/> listens: from the configuration, updated by the replicated address book.</summary>
     public SiloAddress? AddressOf(ulong id) => _directory.GetValueOrDefault(id);
 
-    /// <summary>Every silo whose address is known.</summary>
-    public IReadOnlyCollection<SiloAddress> KnownSilos => [.. _directory.Values.OrderBy(a => a.Id)];
-
     private void LearnAddresses(byte[] json)
     {
         try

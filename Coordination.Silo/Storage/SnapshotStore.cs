@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using Coordination.Consensus;
+using Coordination.Grains;
 
 namespace Coordination.Silo.Storage;
 

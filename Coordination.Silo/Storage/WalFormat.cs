@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Coordination.Consensus;
+using Coordination.Grains;
 
 namespace Coordination.Silo.Storage;
 

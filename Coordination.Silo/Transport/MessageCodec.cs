@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using Coordination.Consensus;
-using Coordination.Silo.Storage;
+using Coordination.Grains;
 
 namespace Coordination.Silo.Transport;
 

@@ -59,8 +59,6 @@ public sealed class SimulatedNetwork(SplitMixRandom random)
         return false;
     }
 
-    public bool IsBlocked(ulong from, ulong to) => _blocked.Contains((from, to));
-
     public void Block(ulong from, ulong to) => _blocked.Add((from, to));
 
     public void BlockBoth(ulong a, ulong b)
