@@ -48,7 +48,7 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
 
     public int IdempotencyKeys => _keys.Count;
 
-    public object? Apply(ulong index, long timestampMs, ReadOnlySpan<byte> payload)
+    public object? Apply(ulong index, long timestampMs, ReadOnlyMemory<byte> payload)
     {
         var applied = ApplyRequest(index, timestampMs, payload);
         NoticeAddressBook();
@@ -64,10 +64,10 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
         }
     }
 
-    private AppliedRequest ApplyRequest(ulong index, long timestampMs, ReadOnlySpan<byte> payload)
+    private AppliedRequest ApplyRequest(ulong index, long timestampMs, ReadOnlyMemory<byte> payload)
     {
         Volatile.Write(ref _applied, index);
-        var (key, command) = RequestEnvelope.Decode(payload.ToArray());
+        var (key, command) = RequestEnvelope.Decode(payload);
         if (key.Length == 0)
         {
             return new AppliedRequest(Grains.Apply(index, timestampMs, command.Span), index);

@@ -10,7 +10,7 @@ public interface IReplicatedStateMachine
     ulong AppliedIndex { get; }
 
     /// <summary>Applies one committed command with the leader's timestamp; the result goes to the waiting proposer, if any.</summary>
-    object? Apply(ulong index, long timestampMs, ReadOnlySpan<byte> command);
+    object? Apply(ulong index, long timestampMs, ReadOnlyMemory<byte> command);
 
     /// <summary>Notes a committed entry that carries no command (a Raft no-op or membership entry).</summary>
     void Skip(ulong index);

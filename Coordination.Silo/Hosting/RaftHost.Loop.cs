@@ -398,7 +398,7 @@ public sealed partial class RaftHost
             }
 
             var (id, timestamp, command) = EntryEnvelope.Unwrap(entry.Data);
-            var result = _stateMachine.Apply(entry.Index, timestamp, command.Span);
+            var result = _stateMachine.Apply(entry.Index, timestamp, command);
             FailOverwrittenProposal(entry.Index, id);
             if (id != 0 && _proposals.Remove(id, out var waiter))
             {

@@ -12,12 +12,12 @@ internal sealed class CounterStateMachine : IReplicatedStateMachine
 
     public int LeaderTakeovers { get; private set; }
 
-    public object? Apply(ulong index, long timestampMs, ReadOnlySpan<byte> command)
+    public object? Apply(ulong index, long timestampMs, ReadOnlyMemory<byte> command)
     {
         AppliedIndex = index;
         if (command.Length == 8)
         {
-            Values.Add(BinaryPrimitives.ReadInt64LittleEndian(command));
+            Values.Add(BinaryPrimitives.ReadInt64LittleEndian(command.Span));
         }
 
         return Values.Count;
