@@ -93,6 +93,13 @@ public sealed class RaftHostTests : IAsyncLifetime
     {
         var leader = await LeaderAsync();
         var follower = _silos.Values.First(s => s.Host != leader).Host;
+        using var timeout = new CancellationTokenSource(WaitMax);
+        while (follower.Status.Leader != leader.Status.NodeId)
+        {
+            // A follower learns the new leader from its first append or heartbeat.
+            await Task.Delay(10, timeout.Token);
+        }
+
         var error = await Assert.ThrowsAsync<NotLeaderException>(() => follower.ProposeAsync(CounterStateMachine.Command(1)).WaitAsync(WaitMax));
         Assert.Equal(leader.Status.NodeId, error.LeaderId);
     }
