@@ -3,6 +3,7 @@ using Coordination.Api;
 using Coordination.Silo;
 using Coordination.Silo.Backup;
 using Coordination.Silo.Diagnostics;
+using Coordination.Silo.Transactions;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
 builder.Configuration.AddCommandLine(args, SiloOptions.SwitchMappings);
@@ -41,6 +42,10 @@ builder.Services.Configure<BlobBackupSettings>(builder.Configuration.GetSection(
 builder.Services.AddSingleton<BlobBackupService>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<BlobBackupService>());
 builder.Services.AddCoordinationApi();
+builder.Services.Configure<TransactionCoordinatorOptions>(builder.Configuration.GetSection(TransactionCoordinatorOptions.Section));
+builder.Services.AddHttpClient(TransactionCoordinator.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan);
+builder.Services.AddSingleton<TransactionCoordinator>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<TransactionCoordinator>());
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
 var app = builder.Build();
