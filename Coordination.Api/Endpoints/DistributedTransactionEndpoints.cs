@@ -71,7 +71,7 @@ internal static class DistributedTransactionEndpoints
         return GatewayCalls.Execute(http, gateway, begin, r => TypedResults.Accepted($"/v1/distributed-transactions/{id}", Describe(((DistributedTransactionResult)r).Transaction)));
     }
 
-    private static async Task<IResult> Inspect(HttpContext http, ICoordinationGateway gateway, string id, int? waitMs)
+    private static async Task<IResult> Inspect(HttpContext http, ICoordinationGateway gateway, string id, int? waitMs, string? until)
     {
         if (!GatewayCalls.ValidName(id))
         {
@@ -81,6 +81,11 @@ internal static class DistributedTransactionEndpoints
         if (waitMs is < 0 or > WaitMsMax)
         {
             return Problems.Validation("waitMs", $"waitMs must be 0..{WaitMsMax}.");
+        }
+
+        if (until is not (null or "decided" or "finished"))
+        {
+            return Problems.Validation("until", "until is 'decided' (the default) or 'finished' (every participant acknowledged).");
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
@@ -94,7 +99,7 @@ internal static class DistributedTransactionEndpoints
             }
 
             // Each round waits for a new revision, so the rounds bound is only a backstop to the timeout.
-            if (view.Decided || round >= WaitRoundsMax || timeout.IsCancellationRequested || !await WaitForChange(gateway, meta.AppliedIndex, timeout.Token))
+            if ((until == "finished" ? view.Finished : view.Decided) || round >= WaitRoundsMax || timeout.IsCancellationRequested || !await WaitForChange(gateway, meta.AppliedIndex, timeout.Token))
             {
                 http.Response.Headers[GatewayCalls.RevisionHeader] = meta.AppliedIndex.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 return TypedResults.Ok(Describe(view));
