@@ -5,7 +5,10 @@ using Coordination.Silo.Backup;
 using Coordination.Silo.Diagnostics;
 using Coordination.Silo.Transactions;
 
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+// The content root is the silo's own directory, wherever it is started from: appsettings.json (log
+// levels) is found next to the binary, and the configuration file watcher watches that directory,
+// not the working directory, which may hold the data directory and see a write per commit.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Configuration.AddCommandLine(args, SiloOptions.SwitchMappings);
 builder.Services.Configure<SiloOptions>(builder.Configuration.GetSection(SiloOptions.Section));
 builder.Services.PostConfigure<SiloOptions>(o => o.ApplyHostname(Environment.MachineName));
