@@ -348,10 +348,16 @@ public sealed partial class RaftHost
         for (var round = 0; round < ReadyRoundsPerLoopMax && _node.HasReady; round++)
         {
             var ready = _node.GetReady();
-            Persist(ready);
-            foreach (var message in ready.Messages)
+            if (ready.MaySendBeforePersist)
             {
-                _send(message);
+                // The leader: followers write while we write (the transport only queues here).
+                Send(ready);
+                Persist(ready);
+            }
+            else
+            {
+                Persist(ready);
+                Send(ready);
             }
 
             Apply(ready);
@@ -361,6 +367,14 @@ public sealed partial class RaftHost
             {
                 OnLeadershipChanged(ready.Role);
             }
+        }
+    }
+
+    private void Send(Ready ready)
+    {
+        foreach (var message in ready.Messages)
+        {
+            _send(message);
         }
     }
 

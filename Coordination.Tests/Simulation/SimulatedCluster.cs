@@ -8,7 +8,7 @@ namespace Coordination.Tests.Simulation;
 /// <summary>Where in the processing of a Ready a node crashes: each point loses different state.</summary>
 public enum CrashPoint
 {
-    /// <summary>Nothing of the Ready was persisted: unstable entries and the new hard state are lost.</summary>
+    /// <summary>Nothing of the Ready was persisted: unstable entries and the new hard state are lost (a leader's messages were sent already).</summary>
     BeforePersist,
 
     /// <summary>Persisted, but no message was sent and nothing applied.</summary>
@@ -322,6 +322,13 @@ public sealed class SimulatedCluster
         for (var round = 0; round < ReadyRoundsPerTickMax && node.Raft is { HasReady: true } raft && node.PausedUntil <= Now; round++)
         {
             var ready = raft.GetReady();
+            if (ready.MaySendBeforePersist)
+            {
+                // As the silo does: a leader replicates while it writes, so a crash before its
+                // write completes leaves followers holding entries the leader lost.
+                SendAll(ready);
+            }
+
             if (node.PendingCrash == CrashPoint.BeforePersist)
             {
                 Crash(node);
@@ -340,9 +347,9 @@ public sealed class SimulatedCluster
                 return;
             }
 
-            foreach (var message in ready.Messages)
+            if (!ready.MaySendBeforePersist)
             {
-                Network.Send(message, Now);
+                SendAll(ready);
             }
 
             if (node.PendingCrash == CrashPoint.AfterSend)
@@ -355,6 +362,14 @@ public sealed class SimulatedCluster
             raft.Advance(ready);
             Observe(node);
             MaybeCompact(node);
+        }
+    }
+
+    private void SendAll(Ready ready)
+    {
+        foreach (var message in ready.Messages)
+        {
+            Network.Send(message, Now);
         }
     }
 
