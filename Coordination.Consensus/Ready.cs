@@ -18,7 +18,7 @@ public readonly record struct ReadState(ulong Index, ulong RequestId);
 /// <list type="number">
 /// <item><b>Persist</b> <see cref="Snapshot"/>, then <see cref="HardState"/> and <see cref="Entries"/>, durably
 /// (one sync when <see cref="MustSync"/>). Votes and acknowledgements in <see cref="Messages"/> promise this state.</item>
-/// <item><b>Send</b> <see cref="Messages"/>.</item>
+/// <item><b>Send</b> <see cref="Messages"/> (a leader may send them before persisting: <see cref="MaySendBeforePersist"/>).</item>
 /// <item><b>Apply</b> <see cref="Snapshot"/> (if any) and then <see cref="CommittedEntries"/> to the state machine, in order,
 /// and answer <see cref="ReadStates"/> once their index is applied.</item>
 /// </list>
@@ -50,6 +50,17 @@ public sealed class Ready
 
     public required ulong Term { get; init; }
 
-    /// <summary>True when the persisted state changed: the host must sync before sending.</summary>
+    /// <summary>True when the persisted state changed: the host must sync (before sending, unless <see cref="MaySendBeforePersist"/>).</summary>
     public bool MustSync => HardState is not null || Entries.Count > 0 || Snapshot is not null;
+
+    /// <summary>
+    /// True when <see cref="Messages"/> may be sent before this Ready is persisted, so the leader
+    /// writes its own entries in parallel with replicating them (dissertation §10.2.1). A leader's
+    /// messages promise nothing about its own disk (its term and vote were persisted before it
+    /// could win the election, and it grants no votes), and it counts its own copy toward the
+    /// commit index only while processing acknowledgements, which the host does after this Ready
+    /// is persisted and before the next. Every other role persists first: its votes and
+    /// acknowledgements promise durable state.
+    /// </summary>
+    public bool MaySendBeforePersist => Role == RaftRole.Leader;
 }
