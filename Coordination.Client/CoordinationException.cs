@@ -26,6 +26,8 @@ public enum CoordinationError
     NoLeader,
     Overloaded,
     Timeout,
+    ConditionFailed,
+    AlreadyDecided,
 
     /// <summary>No endpoint answered (connection errors or attempt timeouts on every try); not a silo's code.</summary>
     Unreachable,
@@ -58,6 +60,8 @@ public class CoordinationException : Exception
         ["no-leader"] = CoordinationError.NoLeader,
         ["overloaded"] = CoordinationError.Overloaded,
         ["timeout"] = CoordinationError.Timeout,
+        ["condition-failed"] = CoordinationError.ConditionFailed,
+        ["already-decided"] = CoordinationError.AlreadyDecided,
         ["unreachable"] = CoordinationError.Unreachable,
     };
 
