@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 
 namespace Coordination.Client.Participants;
@@ -144,7 +145,7 @@ public static partial class ParticipantEndpointRouteBuilderExtensions
 public static class ParticipantServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers <typeparamref name="T"/> (a singleton) as this process's <see cref="ITransactionParticipant"/>, the journal
+    /// Registers <typeparamref name="T"/> (a singleton, unless the application registered it already) as this process's <see cref="ITransactionParticipant"/>, the journal
     /// at <see cref="TransactionParticipantOptions.JournalPath"/> (opened and replayed when first needed), the
     /// <see cref="ParticipantEngine"/> and the <see cref="InDoubtResolver"/> hosted service. One participant per container.
     /// Map the protocol with <see cref="ParticipantEndpointRouteBuilderExtensions.MapTransactionParticipant"/>.
@@ -158,7 +159,8 @@ public static class ParticipantServiceCollectionExtensions
         configure(options);
         options.Validate();
         services.AddSingleton(options);
-        services.AddSingleton<T>();
+        // An instance (or factory) the application registered itself wins.
+        services.TryAddSingleton<T>();
         services.AddSingleton<ITransactionParticipant>(sp => sp.GetRequiredService<T>());
         services.AddSingleton(sp => ParticipantJournal.Open(
             options.JournalPath, (options.TimeProvider.GetUtcNow() - options.FinishedRetention).ToUnixTimeMilliseconds()));
