@@ -63,12 +63,20 @@ public sealed partial class CoordinationClient
         {
             var remaining = timeout is { } t ? t - time.GetElapsedTime(started) : Options.WatchPollWait;
             var wait = remaining < Options.WatchPollWait ? (remaining < TimeSpan.Zero ? TimeSpan.Zero : remaining) : Options.WatchPollWait;
+            var polled = time.GetTimestamp();
             var view = await GetDistributedTransactionAsync(id, wait, cancellationToken).ConfigureAwait(false)
                 ?? throw new CoordinationException("not-found", 404, $"Distributed transaction '{id}' does not exist.");
             var reached = until == DistributedTransactionMilestone.Decided ? view.IsDecided : view.IsFinished;
             if (reached || (timeout is { } limit && time.GetElapsedTime(started) >= limit))
             {
                 return view;
+            }
+
+            if (time.GetElapsedTime(polled) < wait / 2)
+            {
+                // The coordinator answered early without the milestone (decided, but waiting for finished; or it
+                // does not hold long polls): pause instead of asking again at once.
+                await Task.Delay(Options.WatchRetryDelay, time, cancellationToken).ConfigureAwait(false);
             }
         }
     }

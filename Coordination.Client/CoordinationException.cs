@@ -26,11 +26,15 @@ public enum CoordinationError
     NoLeader,
     Overloaded,
     Timeout,
-    ConditionFailed,
-    AlreadyDecided,
 
     /// <summary>No endpoint answered (connection errors or attempt timeouts on every try); not a silo's code.</summary>
     Unreachable,
+
+    /// <summary>A transaction condition did not hold (<c>condition-failed</c>); see <see cref="Transactions.TransactionConditionFailedException"/>.</summary>
+    ConditionFailed,
+
+    /// <summary>An abort of a distributed transaction that already decided commit (<c>already-decided</c>).</summary>
+    AlreadyDecided,
 }
 
 /// <summary>

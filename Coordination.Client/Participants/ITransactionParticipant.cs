@@ -23,7 +23,7 @@ namespace Coordination.Client.Participants;
 /// </remarks>
 public interface ITransactionParticipant
 {
-    /// <summary>Checks and durably reserves what <paramref name="work"/> needs; votes commit, or abort with a reason.</summary>
+    /// <summary>Checks and durably reserves what <paramref name="work"/> needs; votes commit, or abort with a reason. Absent work is JSON null.</summary>
     Task<ParticipantVote> PrepareAsync(string transactionId, JsonElement work, CancellationToken cancellationToken);
 
     /// <summary>Applies the reservation made by a commit-voting prepare. Must not fail for a reason prepare could have checked.</summary>

@@ -12,6 +12,8 @@ namespace Coordination.Client.Participants;
 /// <summary>Maps the coordinator → participant protocol (docs/client.md, "Participant library").</summary>
 public static partial class ParticipantEndpointRouteBuilderExtensions
 {
+    private static readonly JsonElement NullWork = JsonDocument.Parse("null").RootElement.Clone();
+
     /// <summary>
     /// Maps <c>POST {prefix}/prepare</c>, <c>{prefix}/commit</c> and <c>{prefix}/abort</c>; name <c>http(s)://host:port{prefix}</c>
     /// as the participant's endpoint when beginning a distributed transaction. Needs
@@ -52,7 +54,7 @@ public static partial class ParticipantEndpointRouteBuilderExtensions
 
         try
         {
-            var vote = await engine.PrepareAsync(call.TransactionId!, call.Participant, call.Work ?? default, http.RequestAborted).ConfigureAwait(false);
+            var vote = await engine.PrepareAsync(call.TransactionId!, call.Participant, call.Work ?? NullWork, http.RequestAborted).ConfigureAwait(false);
             return TypedResults.Json(new VoteAnswer(vote.IsCommit ? "commit" : "abort", vote.Reason), ParticipantJsonContext.Default.VoteAnswer);
         }
         catch (InvalidOperationException e) when (e.Message.Contains("TransactionsMax", StringComparison.Ordinal))
@@ -168,6 +170,11 @@ public static class ParticipantServiceCollectionExtensions
         services.AddSingleton(sp => new OwnedOutcomeSource(options.CoordinatorEndpoints is { Count: > 0 } endpoints
             ? new CoordinationClient(new CoordinationClientOptions { Endpoints = endpoints, TimeProvider = options.TimeProvider })
             : null));
+        if (!options.ResolveInDoubt)
+        {
+            return services;
+        }
+
         services.AddHostedService(sp => new InDoubtResolver(
             sp.GetRequiredService<ParticipantEngine>(),
             sp.GetService<ITransactionOutcomeSource>()

@@ -81,6 +81,7 @@ public sealed class ParticipantJournal : IDisposable
     private readonly Dictionary<string, ParticipantTransactionRecord> _transactions = new(StringComparer.Ordinal);
     private readonly string _path;
     private FileStream _file;
+    private Exception? _failed;
 
     private ParticipantJournal(string path, FileStream file)
     {
@@ -267,9 +268,25 @@ public sealed class ParticipantJournal : IDisposable
                 throw new InvalidOperationException($"The participant journal remembers {TransactionsMax} transactions (TransactionsMax); restart to compact it.");
             }
 
-            _file.Write(bytes);
-            // The answer to the coordinator is a promise; it may leave only once the record is on disk.
-            _file.Flush(flushToDisk: true);
+            if (_failed is not null)
+            {
+                throw new IOException($"The participant journal {_path} failed earlier; restart the process to recover it.", _failed);
+            }
+
+            try
+            {
+                _file.Write(bytes);
+                // The answer to the coordinator is a promise; it may leave only once the record is on disk.
+                _file.Flush(flushToDisk: true);
+            }
+            catch (Exception e)
+            {
+                // After a failed write or fsync the file's tail is unknown ("fsyncgate"): appending after it could
+                // bury a torn record in the middle. Refuse every later append; recovery on restart cuts the tail.
+                _failed = e;
+                throw;
+            }
+
             _transactions[record.TransactionId] = record;
         }
 

@@ -200,6 +200,11 @@ public sealed class BankLedger : ITransactionParticipant
 
     private static List<Move>? ParseMoves(JsonElement work)
     {
+        if (work.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
         try
         {
             var parsed = JsonSerializer.Deserialize(work, BankJsonContext.Default.Work);
