@@ -83,11 +83,13 @@ public sealed class ParticipantEndpointTests : IAsyncLifetime
     [Fact]
     public async Task Abort_before_prepare_is_acknowledged_and_the_late_prepare_votes_abort()
     {
+        var withoutWork = await PostAsync("/tx/prepare", new { transactionId = "no-work", participant = "a" });
         var aborted = await PostAsync("/tx/abort", new { transactionId = "late", participant = "a" });
         var prepared = await PostAsync("/tx/prepare", new { transactionId = "late", participant = "a", work = 1 });
 
         Assert.Equal(HttpStatusCode.OK, aborted.Status);
         Assert.Equal("abort", prepared.Body.GetProperty("vote").GetString());
+        Assert.Equal("commit", withoutWork.Body.GetProperty("vote").GetString());
     }
 
     [Fact]

@@ -175,6 +175,44 @@ public sealed class ParticipantEngineTests : IDisposable
         Assert.Equal(ParticipantTransactionStatus.Committed, _journal.Find("t")!.Status);
     }
 
+    [Fact]
+    public async Task Concurrent_prepares_of_one_transaction_ask_the_application_once_and_all_get_its_vote()
+    {
+        var gated = new GatedParticipant();
+        var engine = new ParticipantEngine(gated, _journal, Options());
+
+        var prepares = Enumerable.Range(0, 5).Select(_ => engine.PrepareAsync("same", "a", Work, default)).ToList();
+        await gated.Entered.Task.WaitAsync(FakeHandler.WaitMax);
+        gated.Release.SetResult();
+        var votes = await Task.WhenAll(prepares).WaitAsync(FakeHandler.WaitMax);
+
+        Assert.All(votes, v => Assert.True(v.IsCommit));
+        Assert.Equal(1, gated.Prepares);
+    }
+
+    private sealed class GatedParticipant : ITransactionParticipant
+    {
+        private int _prepares;
+
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Prepares => Volatile.Read(ref _prepares);
+
+        public async Task<ParticipantVote> PrepareAsync(string transactionId, JsonElement work, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _prepares);
+            Entered.TrySetResult();
+            await Release.Task;
+            return ParticipantVote.Commit;
+        }
+
+        public Task CommitAsync(string transactionId, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task AbortAsync(string transactionId, CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
     private sealed class FailingOnceParticipant : ITransactionParticipant
     {
         public int Prepares { get; private set; }
