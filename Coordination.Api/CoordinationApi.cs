@@ -51,6 +51,7 @@ public static class CoordinationApi
         v1.MapGroup("/sequences").MapSequences().WithTags("Sequences");
         v1.MapGroup("/events").MapEvents().WithTags("Events");
         v1.MapGroup("/transactions").MapTransactions().WithTags("Transactions");
+        v1.MapGroup("/distributed-transactions").MapDistributedTransactions().WithTags("Distributed transactions");
         return app;
     }
 

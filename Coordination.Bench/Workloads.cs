@@ -6,7 +6,7 @@ namespace Coordination.Bench;
 /// <summary>The workloads of issue 8, each run at one concurrency for a fixed time.</summary>
 public sealed class Workloads(RestCluster cluster, TimeSpan duration, IReadOnlyList<int> siloPids, string? clusterDirectory)
 {
-    public static readonly string[] Names = ["config-put", "get-linearizable", "get-stale", "lock-cycle", "lock-contended", "watch-latency", "keepalive", "failover"];
+    public static readonly string[] Names = ["config-put", "get-linearizable", "get-stale", "lock-cycle", "lock-contended", "watch-latency", "keepalive", "txn-internal", "txn-2pc", "failover"];
 
     public Task<LoadResult> RunAsync(string workload, int clients) => workload switch
     {
@@ -17,6 +17,15 @@ public sealed class Workloads(RestCluster cluster, TimeSpan duration, IReadOnlyL
         "lock-contended" => LockContended(clients),
         "watch-latency" => WatchLatency(clients),
         "keepalive" => KeepAlive(clients),
+        "txn-internal" => Loop(workload, clients, _ => Task.CompletedTask, (i, n) => cluster.SendAsync(HttpMethod.Post, "/v1/transactions", new
+        {
+            operations = new object[]
+            {
+                new { type = "put", name = $"bench-txn-{i}-a", value = n },
+                new { type = "put", name = $"bench-txn-{i}-b", value = -n },
+            },
+        })),
+        "txn-2pc" => TwoPhaseCommit(clients),
         "failover" => Failover(),
         _ => throw new ArgumentException($"unknown workload '{workload}'; known: {string.Join(", ", Names)}"),
     };
@@ -147,6 +156,34 @@ public sealed class Workloads(RestCluster cluster, TimeSpan duration, IReadOnlyL
     {
         var sessions = new ulong[clients];
         return await Loop("keepalive", clients, async i => sessions[i] = await SessionAsync(30_000), (i, _) => cluster.SendAsync(HttpMethod.Post, $"/v1/sessions/{sessions[i]}/keepalive"));
+    }
+
+    /// <summary>
+    /// Distributed transactions with two participants on loopback: begin, then wait until every
+    /// participant acknowledged commit (prepare, vote, decision, delivery, acknowledgement).
+    /// </summary>
+    private async Task<LoadResult> TwoPhaseCommit(int clients)
+    {
+        await using var participants = await BenchParticipants.StartAsync();
+        var run = Guid.NewGuid().ToString("N")[..8];
+        return await Loop("txn-2pc", clients, _ => Task.CompletedTask, async (i, n) =>
+        {
+            var id = $"bench-{run}-{i}-{n}";
+            await cluster.SendAsync(HttpMethod.Post, "/v1/distributed-transactions", new
+            {
+                id,
+                participants = new[]
+                {
+                    new { name = "a", endpoint = participants.Endpoint("a"), work = (object)new { n } },
+                    new { name = "b", endpoint = participants.Endpoint("b"), work = (object)new { n } },
+                },
+            });
+            var view = await cluster.SendAsync(HttpMethod.Get, $"/v1/distributed-transactions/{id}?waitMs=30000&until=finished");
+            if (view.GetProperty("state").GetString() != "committed")
+            {
+                throw new HttpRequestException($"{id} ended {view.GetProperty("state").GetString()}");
+            }
+        });
     }
 
     /// <summary>Writes steadily, kills the leader with SIGKILL, and reports the gap until the next successful write.</summary>

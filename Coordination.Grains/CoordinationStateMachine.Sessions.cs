@@ -72,6 +72,12 @@ public sealed partial class CoordinationStateMachine
 
         foreach (var d in due)
         {
+            if (d.Kind == DeadlineKind.TransactionPrepare)
+            {
+                ExpirePrepare(d.Name);
+                continue;
+            }
+
             // A wait or hold of a session that ends in this step goes with the session.
             if (d.Kind != DeadlineKind.SessionExpiry && !endingIds.Contains(d.SessionId))
             {

@@ -6,7 +6,8 @@ namespace Coordination.Grains;
 /// The snapshot format. Layout (little-endian):
 /// <code>
 /// magic "CGSN" (u32) | format version (u32) | applied index (u64) | log time ms (i64)
-/// | body: sessions, locks, elections, groups, configs, sequences, event history
+/// | body: sessions, locks, elections, groups, configs, sequences, distributed transactions (from
+///   version 2), event history
 /// | CRC-32C of everything before it (u32)
 /// </code>
 /// Every collection is written in a fixed order (session id, ordinal name, queue order), so the
@@ -19,7 +20,10 @@ public sealed partial class CoordinationStateMachine
     public const uint SnapshotMagic = 0x4E534743;
 
     /// <summary>Bump on any layout change; a reader refuses versions it does not know.</summary>
-    public const uint SnapshotFormatVersion = 1;
+    public const uint SnapshotFormatVersion = 2;
+
+    /// <summary>Version 1 had no distributed transactions; it is still read (as none).</summary>
+    private const uint SnapshotFormatWithoutTransactions = 1;
 
     private const int HeaderBytes = 4 + 4 + 8 + 8;
 
@@ -72,6 +76,7 @@ public sealed partial class CoordinationStateMachine
         _groups.Write(encoder);
         _configs.Write(encoder);
         _sequences.Write(encoder);
+        _transactions.Write(encoder);
         _events.Write(encoder);
     }
 
@@ -106,7 +111,7 @@ public sealed partial class CoordinationStateMachine
         }
 
         var version = d.ReadUInt32();
-        if (version != SnapshotFormatVersion)
+        if (version is not (SnapshotFormatVersion or SnapshotFormatWithoutTransactions))
         {
             throw new CorruptDataException($"Snapshot format version {version} is not supported (this build reads {SnapshotFormatVersion}).");
         }
@@ -136,6 +141,11 @@ public sealed partial class CoordinationStateMachine
         machine._groups.Read(ref d);
         machine._configs.Read(ref d);
         machine._sequences.Read(ref d);
+        if (version >= SnapshotFormatVersion)
+        {
+            machine._transactions.Read(ref d);
+        }
+
         machine._events.Read(ref d);
         d.EnsureEnd();
         return machine.Rebuild();
@@ -158,6 +168,11 @@ public sealed partial class CoordinationStateMachine
             foreach (var session in _sessions.InIdOrder)
             {
                 _deadlines.Add(session.Expiry);
+            }
+
+            foreach (var deadline in _transactions.PrepareDeadlines)
+            {
+                _deadlines.Add(deadline);
             }
 
             CheckInvariants();

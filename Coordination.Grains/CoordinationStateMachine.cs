@@ -86,6 +86,10 @@ public sealed partial class CoordinationStateMachine
             FencedPutConfig c => Route(_configs, c.Name, (c, Fence: Names.IsValid(c.LockName) ? _locks.Find(c.LockName) : null), static (s, x, step) => ConfigGrain.FencedPut(s, x.c, x.Fence, step)),
             ReserveSequence c => Route(_sequences, c.Name, c, static (s, c, step) => SequenceGrain.Reserve(s, c, step)),
             ApplyTransaction c => ApplyTransaction(c),
+            BeginDistributedTransaction c => BeginDistributedTransaction(c),
+            RecordParticipantVote c => RecordParticipantVote(c),
+            AbortDistributedTransaction c => AbortDistributedTransaction(c),
+            AcknowledgeDecision c => AcknowledgeDecision(c),
             _ => throw new ArgumentException($"{command.GetType().Name} is not a command this state machine knows.", nameof(command)),
         };
     }
@@ -153,6 +157,7 @@ public sealed partial class CoordinationStateMachine
             deadlines.Add(session.Expiry);
         }
 
+        _transactions.CheckInvariants(deadlines);
         GrainInvariant.Require(deadlines.SameAs(_deadlines), "The deadline index does not match the grains.");
     }
 

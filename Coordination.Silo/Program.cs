@@ -3,8 +3,12 @@ using Coordination.Api;
 using Coordination.Silo;
 using Coordination.Silo.Backup;
 using Coordination.Silo.Diagnostics;
+using Coordination.Silo.Transactions;
 
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+// The content root is the silo's own directory, wherever it is started from: appsettings.json (log
+// levels) is found next to the binary, and the configuration file watcher watches that directory,
+// not the working directory, which may hold the data directory and see a write per commit.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Configuration.AddCommandLine(args, SiloOptions.SwitchMappings);
 builder.Services.Configure<SiloOptions>(builder.Configuration.GetSection(SiloOptions.Section));
 builder.Services.PostConfigure<SiloOptions>(o => o.ApplyHostname(Environment.MachineName));
@@ -41,6 +45,10 @@ builder.Services.Configure<BlobBackupSettings>(builder.Configuration.GetSection(
 builder.Services.AddSingleton<BlobBackupService>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<BlobBackupService>());
 builder.Services.AddCoordinationApi();
+builder.Services.Configure<TransactionCoordinatorOptions>(builder.Configuration.GetSection(TransactionCoordinatorOptions.Section));
+builder.Services.AddHttpClient(TransactionCoordinator.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan);
+builder.Services.AddSingleton<TransactionCoordinator>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<TransactionCoordinator>());
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
 var app = builder.Build();

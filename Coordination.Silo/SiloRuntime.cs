@@ -36,16 +36,21 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
         if (_log.LastIndex == 0 && _log.HardState.Term == 0 && !settings.Join)
         {
             var founders = new Membership(Members.Select(m => m.Id), []);
-            if (string.IsNullOrEmpty(settings.RestoreFrom))
+            var staged = Path.Combine(settings.DataDirectory, Backup.StateSnapshots.StagedRestoreFileName);
+            var restoreFrom = !string.IsNullOrEmpty(settings.RestoreFrom) ? settings.RestoreFrom : File.Exists(staged) ? staged : null;
+            if (restoreFrom is null)
             {
                 RaftNode.Bootstrap(_log, founders);
                 _logger.LogInformation("Bootstrapped a new cluster: {Members}", founders);
             }
             else
             {
-                var applied = Backup.StateSnapshots.Bootstrap(_log, founders, Backup.StateSnapshots.ReadRestoreSource(settings.RestoreFrom, backup.Value));
-                _logger.LogInformation("Bootstrapped a new cluster {Members} from the state in {File} at index {Index}", founders, settings.RestoreFrom, applied);
+                var applied = Backup.StateSnapshots.Bootstrap(_log, founders, Backup.StateSnapshots.ReadRestoreSource(restoreFrom, backup.Value));
+                _logger.LogInformation("Bootstrapped a new cluster {Members} from the state in {File} at index {Index}", founders, restoreFrom, applied);
             }
+
+            // The log holds the state now (synced by Bootstrap); the staged copy has done its job.
+            File.Delete(staged);
         }
 
         State = new GrainStateMachineAdapter();

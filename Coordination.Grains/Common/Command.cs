@@ -38,6 +38,10 @@ public enum CommandId : ushort
     ReserveSequence = 50,
 
     ApplyTransaction = 60,
+    BeginDistributedTransaction = 61,
+    RecordParticipantVote = 62,
+    AbortDistributedTransaction = 63,
+    AcknowledgeDecision = 64,
 }
 
 /// <summary>

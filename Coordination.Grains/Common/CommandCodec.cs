@@ -85,6 +85,32 @@ public static class CommandCodec
                 e.WriteString(c.Name);
                 e.WriteInt32(c.Count);
                 break;
+            case BeginDistributedTransaction c:
+                e.WriteString(c.Id);
+                e.WriteInt64(c.PrepareTimeoutMs);
+                e.WriteCount(c.Participants.Count);
+                foreach (var p in c.Participants)
+                {
+                    e.WriteString(p.Name);
+                    e.WriteString(p.Endpoint);
+                    e.WriteBytes(p.Work);
+                }
+
+                break;
+            case RecordParticipantVote c:
+                e.WriteString(c.Id);
+                e.WriteString(c.Participant);
+                e.WriteByte((byte)c.Vote);
+                e.WriteString(c.Reason);
+                break;
+            case AbortDistributedTransaction c:
+                e.WriteString(c.Id);
+                e.WriteString(c.Reason);
+                break;
+            case AcknowledgeDecision c:
+                e.WriteString(c.Id);
+                e.WriteString(c.Participant);
+                break;
             case ApplyTransaction c:
                 EncodeTransaction(e, c);
                 break;
@@ -126,6 +152,10 @@ public static class CommandCodec
             CommandId.FencedPutConfig => new FencedPutConfig(d.ReadString(NameBytesMax), d.ReadBytes(Limits.CommandBytesMax), d.ReadString(NameBytesMax), d.ReadUInt64()),
             CommandId.ReserveSequence => new ReserveSequence(d.ReadString(NameBytesMax), d.ReadInt32()),
             CommandId.ApplyTransaction => DecodeTransaction(ref d, NameBytesMax),
+            CommandId.BeginDistributedTransaction => DecodeBegin(ref d, NameBytesMax),
+            CommandId.RecordParticipantVote => new RecordParticipantVote(d.ReadString(NameBytesMax), d.ReadString(NameBytesMax), (ParticipantVote)d.ReadByte(), d.ReadString(Limits.CommandBytesMax)),
+            CommandId.AbortDistributedTransaction => new AbortDistributedTransaction(d.ReadString(NameBytesMax), d.ReadString(Limits.CommandBytesMax)),
+            CommandId.AcknowledgeDecision => new AcknowledgeDecision(d.ReadString(NameBytesMax), d.ReadString(NameBytesMax)),
             _ => throw new CorruptDataException($"Unknown command id {(ushort)id}."),
         };
         d.EnsureEnd();
@@ -211,6 +241,19 @@ public static class CommandCodec
         return new ApplyTransaction(conditions, operations);
     }
 
+    private static BeginDistributedTransaction DecodeBegin(ref BinaryDecoder d, int nameBytesMax)
+    {
+        var id = d.ReadString(nameBytesMax);
+        var timeout = d.ReadInt64();
+        var participants = new ParticipantSpec[d.ReadCount(Limits.ParticipantsPerTransactionMax + 1)];
+        for (var i = 0; i < participants.Length; i++)
+        {
+            participants[i] = new ParticipantSpec(d.ReadString(nameBytesMax), d.ReadString(Limits.CommandBytesMax), d.ReadBytes(Limits.CommandBytesMax));
+        }
+
+        return new BeginDistributedTransaction(id, participants, timeout);
+    }
+
     public static CommandId IdOf(Command command) => command switch
     {
         CreateSession => CommandId.CreateSession,
@@ -232,6 +275,10 @@ public static class CommandCodec
         FencedPutConfig => CommandId.FencedPutConfig,
         ReserveSequence => CommandId.ReserveSequence,
         ApplyTransaction => CommandId.ApplyTransaction,
+        BeginDistributedTransaction => CommandId.BeginDistributedTransaction,
+        RecordParticipantVote => CommandId.RecordParticipantVote,
+        AbortDistributedTransaction => CommandId.AbortDistributedTransaction,
+        AcknowledgeDecision => CommandId.AcknowledgeDecision,
         _ => throw new ArgumentException($"{command.GetType().Name} has no command id.", nameof(command)),
     };
 }

@@ -24,6 +24,8 @@ internal enum DeadlineKind : byte
     SessionExpiry = 1,
     LockWait = 2,
     LockHold = 3,
+    /// <summary>A distributed transaction's vote deadline (name: the transaction id).</summary>
+    TransactionPrepare = 4,
 }
 
 /// <summary>

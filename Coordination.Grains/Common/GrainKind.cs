@@ -38,4 +38,7 @@ public enum ErrorCode : byte
 
     /// <summary>A condition of an atomic transaction did not hold.</summary>
     ConditionFailed = 12,
+
+    /// <summary>The distributed transaction already decided commit; it can no longer abort.</summary>
+    AlreadyDecided = 13,
 }

@@ -57,12 +57,33 @@ public static class Limits
     /// <summary>Sessions returned by one <see cref="CoordinationStateMachine.ListSessions"/> call.</summary>
     public const int SessionsPerPageMax = 1_024;
 
-    /// <summary>An encoded command larger than this is corrupt: the largest value plus room for names.</summary>
     /// <summary>Operations in one atomic transaction.</summary>
     public const int TransactionOperationsMax = 64;
 
     /// <summary>Conditions in one atomic transaction.</summary>
     public const int TransactionConditionsMax = 64;
+
+    /// <summary>Participants of one distributed (two-phase-commit) transaction.</summary>
+    public const int ParticipantsPerTransactionMax = 16;
+
+    /// <summary>A participant's work (JSON), sent to it with prepare.</summary>
+    public const int ParticipantWorkBytesMax = 16_384;
+
+    /// <summary>A participant's endpoint URL.</summary>
+    public const int ParticipantEndpointLengthMax = 2_048;
+
+    /// <summary>The text recorded with an abort vote or an abort decision.</summary>
+    public const int TransactionReasonLengthMax = 1_024;
+
+    /// <summary>Bounds of a distributed transaction's vote deadline (after its begin).</summary>
+    public const long PrepareTimeoutMsMin = 100;
+    public const long PrepareTimeoutMsMax = 600_000;
+
+    /// <summary>Distributed transactions not yet finished (preparing or delivering a decision) at once.</summary>
+    public const int DistributedTransactionsActiveMax = 65_536;
+
+    /// <summary>Finished distributed transactions kept for inspection; the oldest finished is forgotten first.</summary>
+    public const int DistributedTransactionsFinishedRetained = 4_096;
 
     /// <summary>Largest encoded command: a transaction of several documents; single values have their own, smaller limits.</summary>
     public const int CommandBytesMax = 262_144;

@@ -35,7 +35,12 @@ public static class StateSnapshots
         return applied;
     }
 
-    /// <summary>The log index a state snapshot was taken at (its header: magic, then the applied index).</summary>
+    /// <summary>
+    /// A saved state staged in an empty data directory by <c>coord snapshot restore FILE --data-dir DIR</c>:
+    /// a silo that finds its log empty bootstraps from it (like <c>--restore-from</c>) and then deletes it.
+    /// </summary>
+    public const string StagedRestoreFileName = "restore-state.bin";
+
     /// <summary>Prefix of a restore source that names a blob in the backup container instead of a file.</summary>
     public const string BlobPrefix = "blob:";
 
@@ -62,6 +67,7 @@ public static class StateSnapshots
         return bytes.ToArray();
     }
 
+    /// <summary>The log index a state snapshot was taken at (its header: magic, then the applied index).</summary>
     public static ulong AppliedIndex(ReadOnlySpan<byte> snapshot) =>
         snapshot.Length < 12
             ? throw new InvalidDataException("too short to be a Coordination state snapshot")

@@ -48,10 +48,18 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
 
     public int IdempotencyKeys => _keys.Count;
 
+    /// <summary>Raised on the loop thread when an applied entry began a distributed transaction, so the leader's coordinator starts on it at once.</summary>
+    public event Action? DistributedTransactionBegun;
+
     public object? Apply(ulong index, long timestampMs, ReadOnlyMemory<byte> payload)
     {
         var applied = ApplyRequest(index, timestampMs, payload);
         NoticeAddressBook();
+        if (applied.Result is DistributedTransactionResult { Transaction.State: DistributedTransactionState.Preparing })
+        {
+            DistributedTransactionBegun?.Invoke();
+        }
+
         return applied;
     }
 
