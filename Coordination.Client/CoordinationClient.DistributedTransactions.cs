@@ -6,6 +6,9 @@ namespace Coordination.Client;
 
 public sealed partial class CoordinationClient
 {
+    /// <summary>The longest wait one inspect request may ask for (the silo's <c>waitMs</c> limit); longer waits are cut to it.</summary>
+    public static readonly TimeSpan DistributedTransactionWaitMax = TimeSpan.FromMilliseconds(60_000);
+
     /// <summary>
     /// Begins a distributed (two-phase-commit) transaction over external participants
     /// (<c>POST /v1/distributed-transactions</c>, answered 202 as soon as it is recorded). The coordinator then
@@ -24,23 +27,28 @@ public sealed partial class CoordinationClient
         var body = new BeginDistributedTransactionRequest(
             request.Id,
             [.. request.Participants.Select(p => new DistributedParticipantWire(p.Name, p.Endpoint.AbsoluteUri, p.Work))],
-            request.PrepareTimeout is { } timeout ? (int)Math.Ceiling(timeout.TotalMilliseconds) : null);
+            request.PrepareTimeout is { } timeout ? (long)Math.Ceiling(timeout.TotalMilliseconds) : null);
         return WriteAsync(
             HttpMethod.Post, "v1/distributed-transactions", body,
             CoordinationJsonContext.Default.BeginDistributedTransactionRequest, CoordinationJsonContext.Default.DistributedTransactionView, cancellationToken);
     }
 
     /// <summary>
-    /// A distributed transaction, or null when the coordinator does not know it. With <paramref name="wait"/>, the
-    /// coordinator holds the request until the transaction is decided or finished or the wait passes (a long poll).
+    /// A distributed transaction, or null when the coordinator does not know it. With <paramref name="wait"/> (cut to
+    /// <see cref="DistributedTransactionWaitMax"/>), the coordinator holds the request until the transaction reaches
+    /// <paramref name="until"/> or the wait passes (a long poll).
     /// </summary>
-    public async Task<DistributedTransactionView?> GetDistributedTransactionAsync(string id, TimeSpan? wait = null, CancellationToken cancellationToken = default)
+    public async Task<DistributedTransactionView?> GetDistributedTransactionAsync(
+        string id, TimeSpan? wait = null, DistributedTransactionMilestone until = DistributedTransactionMilestone.Decided, CancellationToken cancellationToken = default)
     {
-        var waitMs = wait is { } w ? (long?)Math.Max(0, (long)w.TotalMilliseconds) : null;
-        var path = Query($"v1/distributed-transactions/{CoordinationRequest.Segment(id)}", ("waitMs", waitMs));
+        var waitFor = wait is { } w ? TimeSpan.FromMilliseconds(Math.Clamp((long)w.TotalMilliseconds, 0, (long)DistributedTransactionWaitMax.TotalMilliseconds)) : (TimeSpan?)null;
+        var path = Query(
+            $"v1/distributed-transactions/{CoordinationRequest.Segment(id)}",
+            ("waitMs", waitFor is { } f ? (long?)f.TotalMilliseconds : null),
+            ("until", waitFor is not null && until == DistributedTransactionMilestone.Finished ? "finished" : null));
         try
         {
-            return await GetAsync(path, CoordinationJsonContext.Default.DistributedTransactionView, cancellationToken, Options.AttemptTimeout + (wait ?? TimeSpan.Zero)).ConfigureAwait(false);
+            return await GetAsync(path, CoordinationJsonContext.Default.DistributedTransactionView, cancellationToken, Options.AttemptTimeout + (waitFor ?? TimeSpan.Zero)).ConfigureAwait(false);
         }
         catch (CoordinationException e) when (e.Error == CoordinationError.NotFound)
         {
@@ -64,7 +72,7 @@ public sealed partial class CoordinationClient
             var remaining = timeout is { } t ? t - time.GetElapsedTime(started) : Options.WatchPollWait;
             var wait = remaining < Options.WatchPollWait ? (remaining < TimeSpan.Zero ? TimeSpan.Zero : remaining) : Options.WatchPollWait;
             var polled = time.GetTimestamp();
-            var view = await GetDistributedTransactionAsync(id, wait, cancellationToken).ConfigureAwait(false)
+            var view = await GetDistributedTransactionAsync(id, wait, until, cancellationToken).ConfigureAwait(false)
                 ?? throw new CoordinationException("not-found", 404, $"Distributed transaction '{id}' does not exist.");
             var reached = until == DistributedTransactionMilestone.Decided ? view.IsDecided : view.IsFinished;
             if (reached || (timeout is { } limit && time.GetElapsedTime(started) >= limit))
@@ -91,24 +99,30 @@ public sealed partial class CoordinationClient
         return answer.Outcome;
     }
 
-    /// <summary>Distributed transactions, optionally only those in <paramref name="state"/>, at most <paramref name="limit"/> (the coordinator's default when null).</summary>
+    /// <summary>
+    /// Distributed transactions in id order, optionally only those in <paramref name="state"/>, after id
+    /// <paramref name="after"/> (to page: pass the last id of the previous page), at most <paramref name="limit"/>
+    /// (the coordinator's default, 100, when null; at most 1,000).
+    /// </summary>
     public async Task<IReadOnlyList<DistributedTransactionView>> ListDistributedTransactionsAsync(
-        DistributedTransactionState? state = null, int? limit = null, CancellationToken cancellationToken = default)
+        DistributedTransactionState? state = null, int? limit = null, string? after = null, CancellationToken cancellationToken = default)
     {
         if (limit is { } l)
         {
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(l);
         }
 
-        var path = Query("v1/distributed-transactions", ("state", state is { } s ? StateName(s) : null), ("limit", limit));
+        var path = Query("v1/distributed-transactions", ("state", state is { } s ? StateName(s) : null), ("after", after), ("limit", limit));
         var list = await GetAsync(path, CoordinationJsonContext.Default.DistributedTransactionList, cancellationToken).ConfigureAwait(false);
         return list.Transactions ?? [];
     }
 
-    /// <summary>Decides abort for a transaction still preparing (or already aborting); returns the view.</summary>
-    /// <exception cref="CoordinationException"><c>already-decided</c> (<see cref="CoordinationError.AlreadyDecided"/>) when commit was decided first; <c>not-found</c> for an unknown id.</exception>
-    public Task<DistributedTransactionView> AbortDistributedTransactionAsync(string id, CancellationToken cancellationToken = default) =>
-        WriteAsync(HttpMethod.Post, $"v1/distributed-transactions/{CoordinationRequest.Segment(id)}/abort", CoordinationJsonContext.Default.DistributedTransactionView, cancellationToken);
+    /// <summary>Decides abort for a transaction still preparing (or already aborting), with an optional <paramref name="reason"/>; returns the view.</summary>
+    /// <exception cref="CoordinationException"><c>already-decided</c> (<see cref="CoordinationError.AlreadyDecided"/>) when commit was decided first.</exception>
+    public Task<DistributedTransactionView> AbortDistributedTransactionAsync(string id, string? reason = null, CancellationToken cancellationToken = default) =>
+        WriteAsync(
+            HttpMethod.Post, $"v1/distributed-transactions/{CoordinationRequest.Segment(id)}/abort", new AbortDistributedTransactionRequest(reason),
+            CoordinationJsonContext.Default.AbortDistributedTransactionRequest, CoordinationJsonContext.Default.DistributedTransactionView, cancellationToken);
 
     /// <summary>The wire name of a state (<c>preparing</c>, ...), as the list filter takes it.</summary>
     public static string StateName(DistributedTransactionState state) => state switch

@@ -89,11 +89,13 @@ internal static class DistributedTransactionCommands
     private static Command Show(CliRuntime cli)
     {
         var id = Id();
-        var wait = Shared.Duration("--wait", "Hold the request until the transaction is decided or finished, at most this long");
-        var command = new Command("show", "Print a distributed transaction and its participants") { id, wait };
+        var wait = Shared.Duration("--wait", "Hold the request until the transaction is decided (or with --finished, acknowledged by all), at most this long (60s at most)");
+        var finished = new Option<bool>("--finished") { Description = "With --wait: wait until every participant acknowledged, not only until decided" };
+        var command = new Command("show", "Print a distributed transaction and its participants") { id, wait, finished };
         command.SetAction(cli.Run(async run =>
         {
-            var view = await run.Client.GetDistributedTransactionAsync(run.Get(id), run.Get(wait), run.CancellationToken)
+            var until = run.Get(finished) ? DistributedTransactionMilestone.Finished : DistributedTransactionMilestone.Decided;
+            var view = await run.Client.GetDistributedTransactionAsync(run.Get(id), run.Get(wait), until, run.CancellationToken)
                 ?? throw new CoordinationException("not-found", 404, $"Distributed transaction '{run.Get(id)}' does not exist.");
             WriteView(run, view);
         }));
@@ -116,12 +118,13 @@ internal static class DistributedTransactionCommands
     private static Command List(CliRuntime cli)
     {
         var state = new Option<string?>("--state") { Description = "Only transactions in this state: preparing, committing, aborting, committed or aborted" };
-        var limit = new Option<int?>("--limit") { Description = "List at most this many" };
-        var command = new Command("list", "List distributed transactions") { state, limit };
+        var limit = new Option<int?>("--limit") { Description = "List at most this many (default 100, at most 1000)" };
+        var after = new Option<string?>("--after") { Description = "Only ids after this one (the next page)" };
+        var command = new Command("list", "List distributed transactions in id order") { state, limit, after };
         command.SetAction(cli.Run(async run =>
         {
             DistributedTransactionState? filter = run.Get(state) is { } text ? ParseState(text) : null;
-            var views = await run.Client.ListDistributedTransactionsAsync(filter, run.Get(limit), run.CancellationToken);
+            var views = await run.Client.ListDistributedTransactionsAsync(filter, run.Get(limit), run.Get(after), run.CancellationToken);
             run.Write(views, CliJsonContext.Default.IReadOnlyListDistributedTransactionView, _ => run.Table(
                 ["ID", "STATE", "PARTICIPANTS", "CREATED", "DECIDED", "REASON"],
                 views.Select(v => (IReadOnlyList<string>)[
@@ -134,8 +137,9 @@ internal static class DistributedTransactionCommands
     private static Command Abort(CliRuntime cli)
     {
         var id = Id();
-        var command = new Command("abort", "Decide abort for a transaction that is still preparing (refused with already-decided after commit)") { id };
-        command.SetAction(cli.Run(async run => WriteView(run, await run.Client.AbortDistributedTransactionAsync(run.Get(id), run.CancellationToken))));
+        var reason = new Option<string?>("--reason") { Description = "Why (shown in the transaction's reason)" };
+        var command = new Command("abort", "Decide abort for a transaction that is still preparing (refused with already-decided after commit)") { id, reason };
+        command.SetAction(cli.Run(async run => WriteView(run, await run.Client.AbortDistributedTransactionAsync(run.Get(id), run.Get(reason), run.CancellationToken))));
         return command;
     }
 

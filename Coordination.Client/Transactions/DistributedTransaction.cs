@@ -83,6 +83,9 @@ public sealed record DistributedTransactionParticipantView
 
     public string Endpoint { get; init; } = "";
 
+    /// <summary>The work the participant was given.</summary>
+    public JsonElement? Work { get; init; }
+
     public ParticipantVoteState Vote { get; init; }
 
     /// <summary>True once the participant acknowledged the decision.</summary>

@@ -44,6 +44,7 @@ namespace Coordination.Client.Wire;
 [JsonSerializable(typeof(TransactionRequest))]
 [JsonSerializable(typeof(TransactionResult))]
 [JsonSerializable(typeof(BeginDistributedTransactionRequest))]
+[JsonSerializable(typeof(AbortDistributedTransactionRequest))]
 [JsonSerializable(typeof(DistributedTransactionView))]
 [JsonSerializable(typeof(DistributedTransactionOutcome))]
 [JsonSerializable(typeof(DistributedTransactionList))]

@@ -65,6 +65,8 @@ internal sealed record TransactionRequest(IReadOnlyList<TransactionConditionWire
 
 internal sealed record DistributedParticipantWire(string Name, string Endpoint, JsonElement Work);
 
-internal sealed record BeginDistributedTransactionRequest(string? Id, IReadOnlyList<DistributedParticipantWire> Participants, int? PrepareTimeoutMs);
+internal sealed record BeginDistributedTransactionRequest(string? Id, IReadOnlyList<DistributedParticipantWire> Participants, long? PrepareTimeoutMs);
+
+internal sealed record AbortDistributedTransactionRequest(string? Reason);
 
 internal sealed record DistributedTransactionList(IReadOnlyList<Coordination.Client.Transactions.DistributedTransactionView>? Transactions);

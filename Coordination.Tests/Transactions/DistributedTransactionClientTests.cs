@@ -68,14 +68,16 @@ public sealed class DistributedTransactionClientTests
     }
 
     [Fact]
-    public async Task Get_sends_waitMs_and_an_unknown_transaction_is_null()
+    public async Task Get_sends_waitMs_cut_to_the_silos_limit_and_an_unknown_transaction_is_null()
     {
         var handler = new FakeHandler()
             .Json("GET", "/v1/distributed-transactions/t-1?waitMs=2500", View)
+            .Json("GET", "/v1/distributed-transactions/t-1?waitMs=60000&until=finished", View)
             .Problem("GET", "/v1/distributed-transactions/nope", HttpStatusCode.NotFound, "not-found");
         using var client = ClientFixture.Create(handler);
 
         var view = await client.GetDistributedTransactionAsync("t-1", TimeSpan.FromMilliseconds(2500));
+        await client.GetDistributedTransactionAsync("t-1", TimeSpan.FromMinutes(5), DistributedTransactionMilestone.Finished);
         var missing = await client.GetDistributedTransactionAsync("nope");
 
         Assert.Equal(DistributedTransactionState.Committing, view!.State);
@@ -88,8 +90,9 @@ public sealed class DistributedTransactionClientTests
         var finished = View.Replace("\"committing\"", "\"committed\"", StringComparison.Ordinal);
         var handler = new FakeHandler()
             .Json("GET", "/v1/distributed-transactions/t-1?waitMs=30000", Preparing(), times: 2)
-            .Json("GET", "/v1/distributed-transactions/t-1?waitMs=30000", View, times: 2)
-            .Json("GET", "/v1/distributed-transactions/t-1?waitMs=30000", finished);
+            .Json("GET", "/v1/distributed-transactions/t-1?waitMs=30000", View)
+            .Json("GET", "/v1/distributed-transactions/t-1?waitMs=30000&until=finished", View)
+            .Json("GET", "/v1/distributed-transactions/t-1?waitMs=30000&until=finished", finished);
         using var client = ClientFixture.Create(handler);
 
         var decided = await client.WaitForDistributedTransactionAsync("t-1");
@@ -134,10 +137,10 @@ public sealed class DistributedTransactionClientTests
     [Fact]
     public async Task List_filters_by_state_name_and_limit()
     {
-        var handler = new FakeHandler().Json("GET", "/v1/distributed-transactions?state=preparing&limit=10", $$"""{"transactions": [{{Preparing("x")}}, {{Preparing("y")}}]}""");
+        var handler = new FakeHandler().Json("GET", "/v1/distributed-transactions?state=preparing&after=w&limit=10", $$"""{"transactions": [{{Preparing("x")}}, {{Preparing("y")}}]}""");
         using var client = ClientFixture.Create(handler);
 
-        var list = await client.ListDistributedTransactionsAsync(DistributedTransactionState.Preparing, 10);
+        var list = await client.ListDistributedTransactionsAsync(DistributedTransactionState.Preparing, 10, after: "w");
 
         Assert.Equal(["x", "y"], list.Select(v => v.Id));
     }
@@ -150,10 +153,11 @@ public sealed class DistributedTransactionClientTests
             .Problem("POST", "/v1/distributed-transactions/t-1/abort", HttpStatusCode.Conflict, "already-decided");
         using var client = ClientFixture.Create(handler);
 
-        var aborted = await client.AbortDistributedTransactionAsync("t-2");
+        var aborted = await client.AbortDistributedTransactionAsync("t-2", "operator");
         var refused = await Assert.ThrowsAsync<CoordinationException>(() => client.AbortDistributedTransactionAsync("t-1"));
 
         Assert.Equal(DistributedTransactionState.Aborting, aborted.State);
+        Assert.Equal("""{"reason":"operator"}""", handler.Requests.First(r => r.PathAndQuery.EndsWith("t-2/abort", StringComparison.Ordinal)).Body);
         Assert.Equal(CoordinationError.AlreadyDecided, refused.Error);
         Assert.All(handler.Requests.Where(r => r.Method == HttpMethod.Post), r => Assert.NotNull(r.IdempotencyKey));
     }

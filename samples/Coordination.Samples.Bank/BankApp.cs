@@ -74,7 +74,8 @@ public static class BankApp
     /// <summary>How long <c>POST /transfers</c> waits for the decision before answering with the state it has.</summary>
     public static readonly TimeSpan TransferDecisionWaitMax = TimeSpan.FromSeconds(30);
 
-    public static WebApplication Build(BankSettings settings)
+    /// <summary>Builds the bank; <paramref name="services"/> may replace registrations (tests reach an in-process silo this way).</summary>
+    public static WebApplication Build(BankSettings settings, Action<IServiceCollection>? services = null)
     {
         var builder = WebApplication.CreateSlimBuilder([.. settings.HostArguments]);
         var ledger = BankLedger.Open(settings.DataDirectory, settings.InitialAccounts);
@@ -104,6 +105,7 @@ public static class BankApp
             };
         });
 
+        services?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapTransactionParticipant("/tx");
         app.MapGet("/accounts", () => TypedResults.Json(ledger.Snapshot(), BankJsonContext.Default.LedgerState));
