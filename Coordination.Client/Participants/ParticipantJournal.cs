@@ -196,7 +196,7 @@ public sealed class ParticipantJournal : IDisposable
 
     /// <summary>
     /// Rewrites the journal with one record per remembered transaction (temporary file + fsync + rename + directory fsync),
-    /// forgetting committed and aborted transactions last updated before <paramref name="forgetFinishedBeforeMs"/>.
+    /// forgetting committed and aborted transactions, and abort votes, last updated before <paramref name="forgetFinishedBeforeMs"/>.
     /// </summary>
     public void Compact(long? forgetFinishedBeforeMs)
     {
@@ -204,7 +204,8 @@ public sealed class ParticipantJournal : IDisposable
         {
             if (forgetFinishedBeforeMs is { } before)
             {
-                foreach (var gone in _transactions.Values.Where(t => t.Status != ParticipantTransactionStatus.Prepared && t.UpdatedMs < before).ToList())
+                // An abort vote is final too: the coordinator counts it as this participant's acknowledgement and sends no abort.
+                foreach (var gone in _transactions.Values.Where(t => (t.Status != ParticipantTransactionStatus.Prepared || t.VotedCommit == false) && t.UpdatedMs < before).ToList())
                 {
                     _transactions.Remove(gone.TransactionId);
                 }

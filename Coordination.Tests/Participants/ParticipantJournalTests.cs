@@ -110,13 +110,14 @@ public sealed class ParticipantJournalTests : IDisposable
     }
 
     [Fact]
-    public void Compaction_keeps_every_live_state_and_forgets_old_finished_transactions()
+    public void Compaction_keeps_every_live_state_and_forgets_old_finished_transactions_and_abort_votes()
     {
         using (var journal = ParticipantJournal.Open(_dir.Path))
         {
             journal.RecordPrepared("kept", "a", ParticipantVote.Commit, 100);
             journal.RecordPrepared("old", "a", ParticipantVote.Commit, 100);
             journal.RecordCommitted("old", 110);
+            journal.RecordPrepared("old-no", "a", ParticipantVote.Abort("no"), 120);
             journal.RecordAborted("recent", 500);
             journal.Compact(forgetFinishedBeforeMs: 400);
             journal.RecordCommitted("kept", 600);
@@ -125,6 +126,7 @@ public sealed class ParticipantJournalTests : IDisposable
         using var reopened = ParticipantJournal.Open(_dir.Path);
 
         Assert.Null(reopened.Find("old"));
+        Assert.Null(reopened.Find("old-no"));
         Assert.Equal(ParticipantTransactionStatus.Committed, reopened.Find("kept")!.Status);
         Assert.Equal(ParticipantTransactionStatus.Aborted, reopened.Find("recent")!.Status);
         Assert.Equal(3, reopened.RecoveredRecords);
