@@ -28,7 +28,7 @@ public static class CoordCli
         var json = new Option<bool>("--json") { Description = "Write JSON (one document per line) instead of tables", Recursive = true };
         var cli = new CliRuntime(endpoints, json, clientFactory ?? DefaultClient);
 
-        var root = new RootCommand("coord: operate a Coordination cluster (locks, elections, groups, config, sessions)");
+        var root = new RootCommand("coord: operate a Coordination cluster (locks, elections, groups, config, sessions, transactions)");
         root.Options.Add(endpoints);
         root.Options.Add(json);
         root.Subcommands.Add(ClusterCommands.Build(cli));
@@ -38,6 +38,8 @@ public static class CoordCli
         root.Subcommands.Add(MemberCommands.Build(cli));
         root.Subcommands.Add(ConfigCommands.Build(cli));
         root.Subcommands.Add(SessionCommands.Build(cli));
+        root.Subcommands.Add(TransactionCommands.Build(cli));
+        root.Subcommands.Add(DistributedTransactionCommands.Build(cli));
         return root;
     }
 

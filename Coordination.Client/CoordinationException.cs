@@ -29,6 +29,12 @@ public enum CoordinationError
 
     /// <summary>No endpoint answered (connection errors or attempt timeouts on every try); not a silo's code.</summary>
     Unreachable,
+
+    /// <summary>A transaction condition did not hold (<c>condition-failed</c>); see <see cref="Transactions.TransactionConditionFailedException"/>.</summary>
+    ConditionFailed,
+
+    /// <summary>An abort of a distributed transaction that already decided commit (<c>already-decided</c>).</summary>
+    AlreadyDecided,
 }
 
 /// <summary>
@@ -58,6 +64,8 @@ public class CoordinationException : Exception
         ["no-leader"] = CoordinationError.NoLeader,
         ["overloaded"] = CoordinationError.Overloaded,
         ["timeout"] = CoordinationError.Timeout,
+        ["condition-failed"] = CoordinationError.ConditionFailed,
+        ["already-decided"] = CoordinationError.AlreadyDecided,
         ["unreachable"] = CoordinationError.Unreachable,
     };
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Coordination.Client;
+using Coordination.Client.Transactions;
 
 namespace Coordination.Cli.Formatting;
 
@@ -18,6 +19,10 @@ namespace Coordination.Cli.Formatting;
 [JsonSerializable(typeof(ConfigHistory))]
 [JsonSerializable(typeof(ConfigChange))]
 [JsonSerializable(typeof(IReadOnlyList<SessionInfo>))]
+[JsonSerializable(typeof(TransactionResult))]
+[JsonSerializable(typeof(DistributedTransactionView))]
+[JsonSerializable(typeof(IReadOnlyList<DistributedTransactionView>))]
+[JsonSerializable(typeof(DistributedTransactionOutcome))]
 [JsonSerializable(typeof(JsonElement))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
 

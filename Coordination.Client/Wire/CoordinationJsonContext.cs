@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Coordination.Client.Transactions;
 
 namespace Coordination.Client.Wire;
 
@@ -40,6 +41,13 @@ namespace Coordination.Client.Wire;
 [JsonSerializable(typeof(SequenceRange))]
 [JsonSerializable(typeof(SequenceLast))]
 [JsonSerializable(typeof(EventPage))]
+[JsonSerializable(typeof(TransactionRequest))]
+[JsonSerializable(typeof(TransactionResult))]
+[JsonSerializable(typeof(BeginDistributedTransactionRequest))]
+[JsonSerializable(typeof(AbortDistributedTransactionRequest))]
+[JsonSerializable(typeof(DistributedTransactionView))]
+[JsonSerializable(typeof(DistributedTransactionOutcome))]
+[JsonSerializable(typeof(DistributedTransactionList))]
 [JsonSerializable(typeof(Problem))]
 [JsonSerializable(typeof(Empty))]
 [JsonSerializable(typeof(JsonElement))]

@@ -56,3 +56,17 @@ internal sealed record Problem(string? Type, string? Title, int? Status, string?
 
 /// <summary>Marks a request without a body or an answer whose body the caller does not need.</summary>
 internal sealed record Empty;
+
+internal sealed record TransactionConditionWire(string Type, string? Name, long? Version, string? LockName, long? Token);
+
+internal sealed record TransactionOperationWire(string Type, string Name, JsonElement? Value, int? Count);
+
+internal sealed record TransactionRequest(IReadOnlyList<TransactionConditionWire> Conditions, IReadOnlyList<TransactionOperationWire> Operations);
+
+internal sealed record DistributedParticipantWire(string Name, string Endpoint, JsonElement Work);
+
+internal sealed record BeginDistributedTransactionRequest(string? Id, IReadOnlyList<DistributedParticipantWire> Participants, long? PrepareTimeoutMs);
+
+internal sealed record AbortDistributedTransactionRequest(string? Reason);
+
+internal sealed record DistributedTransactionList(IReadOnlyList<Coordination.Client.Transactions.DistributedTransactionView>? Transactions);
