@@ -92,12 +92,16 @@ public sealed class FaultTests(ITestOutputHelper output)
         var sequences = workload.Sequence.Snapshot();
         var locks = workload.Locks.Snapshot();
         Log($"operations: config {configs.Count} (ok {configs.Count(o => o.Outcome == Outcome.Ok)}, unknown {configs.Count(o => o.Outcome == Outcome.Unknown)}), " +
-            $"sequence {sequences.Count}, lock {locks.Count}, semaphore {workload.Semaphores.Snapshot().Count}; store: {store.AcceptedWrites} writes, {store.RefusedCalls} refused; watch saw {workload.WatchSeen.Count}");
+            $"sequence {sequences.Count}, lock {locks.Count}, semaphore {workload.Semaphores.Snapshot().Count}, election {Summary(workload.Elections.Snapshot())}, group {Summary(workload.Groups.Snapshot())}; store: {store.AcceptedWrites} writes, {store.RefusedCalls} refused; watch saw {workload.WatchSeen.Count}");
 
         LinearizabilityAssert.Linearizable(ConfigModel.Instance, configs, "faults-config", seed);
         LinearizabilityAssert.Linearizable(SequenceModel.Instance, sequences, "faults-sequence", seed);
         LinearizabilityAssert.Linearizable(LockModel.Instance, locks, "faults-lock", seed);
         LinearizabilityAssert.Linearizable(new SemaphoreModel(Workload.SemaphorePermits), workload.Semaphores.Snapshot(), "faults-semaphore", seed);
+        LinearizabilityAssert.Linearizable(ElectionModel.Instance, workload.Elections.Snapshot(), "faults-election", seed);
+        LinearizabilityAssert.Linearizable(MembershipModel.Instance, workload.Groups.Snapshot(), "faults-group", seed);
+        Assert.Contains(workload.Elections.Snapshot(), o => o.Output is { Result: ElectionResult.Elected });
+        Assert.Contains(workload.Groups.Snapshot(), o => o.Output is { Result: MembershipResult.Joined });
 
         // Durability: every acknowledged write is in the final state, on every silo.
         foreach (var (doc, read) in final)
@@ -115,6 +119,10 @@ public sealed class FaultTests(ITestOutputHelper output)
         Assert.Equal(Enumerable.Range(1, (int)final[Workload.WatchedDocument].Version).Select(v => (long)v), workload.WatchSeen);
         Assert.Empty(workload.Unexpected);
     }
+
+    private static string Summary<TIn, TOut>(IReadOnlyList<Operation<TIn, TOut>> history)
+        where TOut : class =>
+        $"{history.Count} (unknown {history.Count(o => o.Outcome == Outcome.Unknown)})";
 
     private static async Task<(long, string?)> StaleReadWhenCaughtUp(Uri silo, string doc, long version)
     {
