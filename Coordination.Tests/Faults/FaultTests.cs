@@ -114,6 +114,12 @@ public sealed class FaultTests(ITestOutputHelper output)
             }
         }
 
+        // The cluster ends with the members the operator made, all voters, and a leader among them.
+        var view = await http.Send(url, HttpMethod.Get, "/v1/cluster");
+        Assert.True(view.Is(HttpStatusCode.OK), $"seed {seed}: the leader does not describe the cluster");
+        Assert.Equal(cluster.Ids, [.. view.Body.GetProperty("voters").EnumerateArray().Select(v => v.GetUInt64()).Order()]);
+        Assert.Empty(view.Body.GetProperty("learners").EnumerateArray());
+
         Assert.True(store.AcceptedWrites > 0, $"seed {seed}: no lock holder wrote to the store");
         Assert.Equal(0, store.LostUpdates);
         Assert.Equal(Enumerable.Range(1, (int)final[Workload.WatchedDocument].Version).Select(v => (long)v), workload.WatchSeen);

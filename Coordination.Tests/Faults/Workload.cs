@@ -118,7 +118,12 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
         return Task.WhenAll(clients);
     }
 
-    private Uri AnySilo(Random random) => cluster.Url(cluster.Ids[random.Next(cluster.Ids.Count)]);
+    // A member the clients may use now (one snapshot: members come and go under the nemesis).
+    private Uri AnySilo(Random random)
+    {
+        var serving = cluster.Serving;
+        return cluster.Url(serving[random.Next(serving.Count)]);
+    }
 
     private void Unexpect(string operation, Reply reply) =>
         _unexpected.Add($"{operation}: {(int)reply.Status} {reply.Code} after {reply.Attempts} attempt(s) ({(reply.Body.ValueKind == System.Text.Json.JsonValueKind.Object && reply.Body.TryGetProperty("detail", out var d) ? d.GetString() : "")})");
