@@ -9,10 +9,11 @@ namespace Coordination.Tests.Faults;
 
 /// <summary>
 /// Five real silo processes with every peer link behind a proxy, a mixed workload of concurrent
-/// clients, and a nemesis. CI runs the fixed schedule (every fault once, seed 1). A long
-/// randomized run: `FAULT_SCHEDULE_SECONDS=600 FAULT_SEED=7 dotnet test -c Release --filter
-/// FullyQualifiedName~Coordination.Tests.Faults` (FAULT_SEED defaults to a random seed when
-/// FAULT_SCHEDULE_SECONDS is set). Every failure names the seed.
+/// clients (config, sequence, locks, semaphores, elections, membership groups, a watch), and a
+/// nemesis that also adds and removes silos while other faults hold. CI runs the fixed schedule
+/// (every fault once, seed 1). A long randomized run: `FAULT_SCHEDULE_SECONDS=600 FAULT_SEED=7
+/// dotnet test -c Release --filter FullyQualifiedName~Coordination.Tests.Faults.FaultTests.Under`
+/// (FAULT_SEED defaults to a random seed when FAULT_SCHEDULE_SECONDS is set). Every failure names the seed.
 /// </summary>
 public sealed class FaultTests(ITestOutputHelper output)
 {

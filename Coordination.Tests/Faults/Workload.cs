@@ -8,12 +8,13 @@ using Coordination.Tests.Linearizability.Models;
 namespace Coordination.Tests.Faults;
 
 /// <summary>
-/// Concurrent clients doing mixed operations against random silos while the nemesis injects
-/// faults, each operation recorded as invoke / ok / fail / unknown with monotonic timestamps:
-/// config clients (put, compare-and-set, get on two documents), a sequence client, lock clients
-/// guarding a <see cref="FencedStore"/> with their tokens, and a watcher of one document whose
-/// writer also records into the config history. Every loop is bounded by <see cref="OpsPerClientMax"/>
-/// and by the stop token.
+/// Concurrent clients doing mixed operations against random serving members while the nemesis
+/// injects faults, each operation recorded as invoke / ok / fail / unknown with monotonic
+/// timestamps: config clients (put, compare-and-set, get on two documents), a sequence client,
+/// lock clients guarding a <see cref="FencedStore"/> with their tokens (and a semaphore), election
+/// clients (campaign, observe, proclaim, resign), membership-group clients (join, list, leave), and
+/// a watcher of one document whose writer also records into the config history. Every loop is
+/// bounded by <see cref="OpsPerClientMax"/> and by the stop token.
 /// </summary>
 public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
 {
