@@ -83,6 +83,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         }
 
         await workload.SequenceCall(http, () => url, 99, 1);
+        await workload.Clients.WaitAsync(SettleMax);
         await workload.SettleAbandonedSessions(url);
         Interlocked.Exchange(ref watchTarget, final[Workload.WatchedDocument].Version);
         watchUntil.CancelAfter(SettleMax);

@@ -115,9 +115,12 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
 
         clients.Add(Task.Run(() => SequenceClient(20, stop)));
         clients.Add(Task.Run(() => WatchWriter(30, stop)));
-        clients.Add(Task.Run(() => Watcher(31, watchUntil, watchTarget)));
-        return Task.WhenAll(clients);
+        Clients = Task.WhenAll(clients);
+        return Task.WhenAll(Clients, Task.Run(() => Watcher(31, watchUntil, watchTarget)));
     }
+
+    /// <summary>Every client but the watcher: done soon after the stop token, each with its session given up.</summary>
+    public Task Clients { get; private set; } = Task.CompletedTask;
 
     // A member the clients may use now (one snapshot: members come and go under the nemesis).
     private Uri AnySilo(Random random)
@@ -287,6 +290,14 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
 
             // The cycle sees the set of the moment: Ended and Abandon replace it.
             await cycle(http, random, client, session, used, Ended, Abandon);
+        }
+
+        // Stopped: nobody keeps the session alive now, so it will expire, and whatever it held
+        // (a candidacy left standing, a group member) leaves with it. Its end must be in the
+        // histories like any other (SettleAbandonedSessions records it once the session is gone).
+        if (session != 0)
+        {
+            Abandon();
         }
     }
 
