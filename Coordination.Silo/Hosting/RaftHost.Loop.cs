@@ -135,7 +135,10 @@ public sealed partial class RaftHost
                 var result = _node.ChangeMembership(change.Kind, change.Node);
                 if (result == ProposalResult.Accepted)
                 {
-                    _appliedWaiters.Add((_node.LastIndex, CompleteWith(change.Completion, ProposalResult.Accepted)));
+                    // A leader appends in its own term. Should it lose leadership before the entry
+                    // commits, a new leader may put another entry at this index: the change was not
+                    // made, and the answer says no-leader (retry), never accepted.
+                    _appliedWaiters.Add((_node.LastIndex, _node.Term, CompleteWith(change.Completion, ProposalResult.Accepted, ProposalResult.NotLeader)));
                 }
                 else
                 {
@@ -157,10 +160,10 @@ public sealed partial class RaftHost
         _ => 0,
     };
 
-    private static TaskCompletionSource<bool> CompleteWith<T>(TaskCompletionSource<T> target, T value)
+    private static TaskCompletionSource<bool> CompleteWith<T>(TaskCompletionSource<T> target, T applied, T overwritten)
     {
         var done = new TaskCompletionSource<bool>();
-        done.Task.ContinueWith(_ => target.TrySetResult(value), TaskScheduler.Default);
+        done.Task.ContinueWith(t => target.TrySetResult(t.Result ? applied : overwritten), TaskScheduler.Default);
         return done;
     }
 
@@ -400,10 +403,17 @@ public sealed partial class RaftHost
         if (ready.Snapshot is { } snapshot)
         {
             _stateMachine.RestoreSnapshot(snapshot.Metadata.Index, snapshot.Data);
+
+            // A snapshot from the leader covers the waiter's index: which entry was there is not
+            // known here, so the change is reported as not made (the caller retries and finds out).
+            FinishAppliedWaiters(w => w.Index <= snapshot.Metadata.Index && w.Term != snapshot.Metadata.Term, applied: false);
         }
 
         foreach (var entry in ready.CommittedEntries)
         {
+            // The change's own entry has its term; any other entry at its index means it was overwritten.
+            FinishAppliedWaiters(w => w.Index == entry.Index && w.Term != entry.Term, applied: false);
+
             if (entry.Kind != EntryKind.Normal)
             {
                 _stateMachine.Skip(entry.Index);
@@ -439,20 +449,27 @@ public sealed partial class RaftHost
             }
         }
 
-        if (_appliedWaiters.Count > 0)
-        {
-            foreach (var waiter in _appliedWaiters.Where(w => w.Index <= applied).ToArray())
-            {
-                _appliedWaiters.Remove(waiter);
-                waiter.Done.TrySetResult(true);
-            }
-        }
+        FinishAppliedWaiters(w => w.Index <= applied, applied: true);
 
         if (ready.CommittedEntries.Count > 0 || ready.Snapshot is not null)
         {
             // Wake watchers: swap first so a watcher that wakes and waits again gets the next batch.
             var applied0 = Interlocked.Exchange(ref _applied, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             applied0.TrySetResult();
+        }
+    }
+
+    private void FinishAppliedWaiters(Func<(ulong Index, ulong Term, TaskCompletionSource<bool> Done), bool> which, bool applied)
+    {
+        if (_appliedWaiters.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var waiter in _appliedWaiters.Where(which).ToArray())
+        {
+            _appliedWaiters.Remove(waiter);
+            waiter.Done.TrySetResult(applied);
         }
     }
 

@@ -80,7 +80,9 @@ public sealed partial class RaftHost : IAsyncDisposable
     private readonly Dictionary<ulong, ulong> _proposalAtIndex = [];
     private readonly Dictionary<ulong, ReadBatch> _readsAwaitingIndex = [];
     private readonly List<(ulong Index, ReadBatch Batch)> _readsAwaitingApply = [];
-    private readonly List<(ulong Index, TaskCompletionSource<bool> Done)> _appliedWaiters = [];
+    // Membership changes awaiting their entry (index, and the term it was appended in): done with
+    // true once that entry is applied, false once another entry is applied at that index instead.
+    private readonly List<(ulong Index, ulong Term, TaskCompletionSource<bool> Done)> _appliedWaiters = [];
     private ulong _nextRequestId;
     private RaftRole _lastRole;
     private ulong _lastLeader;

@@ -15,7 +15,8 @@ public sealed class SiloProcessCluster : IAsyncDisposable
     private static readonly TimeSpan WaitMax = TimeSpan.FromSeconds(30);
     private readonly string _root = Path.Combine(Path.GetTempPath(), "coord-cluster-" + Guid.NewGuid().ToString("N"));
     private readonly Dictionary<ulong, Process?> _processes = [];
-    private readonly Dictionary<ulong, (int Client, int Peer)> _ports = [];
+    // Concurrent: the fault harness adds silos while clients read URLs.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, (int Client, int Peer)> _ports = new();
     private readonly Func<ulong, string> _membersOf;
     private readonly string[] _arguments;
 
@@ -56,7 +57,7 @@ public sealed class SiloProcessCluster : IAsyncDisposable
     /// <summary>The operating-system process id of a running silo.</summary>
     public int ProcessId(ulong id) => _processes.GetValueOrDefault(id)?.Id ?? throw new InvalidOperationException($"silo {id} is not running");
 
-    public IReadOnlyCollection<ulong> Ids => _ports.Keys;
+    public IReadOnlyCollection<ulong> Ids => [.. _ports.Keys.Order()];
 
     // Silos started with --join, and the members list each was given (the founders plus itself).
     private readonly Dictionary<ulong, string> _joining = [];
@@ -78,6 +79,18 @@ public sealed class SiloProcessCluster : IAsyncDisposable
         _joining[id] = MembersList(_ports, (_, to) => _ports[to].Peer);
         Start(id);
         return ($"http://127.0.0.1:{_ports[id].Client}", $"127.0.0.1:{_ports[id].Peer}");
+    }
+
+    /// <summary>
+    /// Starts a new, empty silo <paramref name="id"/> with --join on the given ports and with its own
+    /// `--members` list (which may route its links through proxies); it waits to be added.
+    /// </summary>
+    public void StartJoining(ulong id, (int Client, int Peer) ports, string members)
+    {
+        Coordination.Consensus.Invariant.Require(!_ports.ContainsKey(id), "a joining silo with explicit ports has a new id");
+        _ports[id] = ports;
+        _joining[id] = members;
+        Start(id);
     }
 
     public HttpClient Client(ulong id) => new() { BaseAddress = Url(id), Timeout = TimeSpan.FromSeconds(30) };

@@ -20,12 +20,21 @@ public sealed class FaultCluster : IAsyncDisposable
     private static readonly TimeSpan LeaderWaitMax = TimeSpan.FromSeconds(30);
 
     private readonly Dictionary<(ulong From, ulong To), LinkProxy> _links = [];
+    private readonly Dictionary<ulong, InboundProxy> _inbound = [];
+    private readonly Dictionary<ulong, (int Client, int Peer)> _ports;
+    private readonly HashSet<ulong> _founders;
     private readonly HashSet<ulong> _paused = [];
     private readonly SiloProcessCluster _silos;
+    private ulong[] _members;
+    private ulong[] _serving;
+    private ulong _lastId;
 
     public FaultCluster(int size)
     {
+        // The founders' own members lists name the founders only (frozen here); silos added later are
+        // learned from the replicated address book.
         var ports = Enumerable.Range(1, size).ToDictionary(id => (ulong)id, _ => (Client: SiloFactory.FreePort(), Peer: SiloFactory.FreePort()));
+        _ports = new(ports);
         foreach (var from in ports.Keys)
         {
             foreach (var to in ports.Keys.Where(to => to != from))
@@ -34,16 +43,69 @@ public sealed class FaultCluster : IAsyncDisposable
             }
         }
 
-        Ids = [.. ports.Keys];
+        _founders = [.. ports.Keys];
+        _members = [.. ports.Keys];
+        _serving = _members;
+        _lastId = (ulong)size;
         _silos = new SiloProcessCluster(ports, self => SiloProcessCluster.MembersList(ports, (s, to) => s == to ? ports[to].Peer : _links[(s, to)].Port, self));
     }
 
-    public IReadOnlyList<ulong> Ids { get; }
+    /// <summary>The silos that are members of the cluster now, in id order (a snapshot; any thread may read it).</summary>
+    public IReadOnlyList<ulong> Ids => Volatile.Read(ref _members);
+
+    /// <summary>The members clients may use: every member but one being removed (a snapshot; any thread).</summary>
+    public IReadOnlyList<ulong> Serving => Volatile.Read(ref _serving);
 
     public Uri Url(ulong id) => _silos.Url(id);
 
     /// <summary>Silos that run and are not paused: the ones that can answer.</summary>
     public IEnumerable<ulong> Live => Ids.Where(id => _silos.IsRunning(id) && !_paused.Contains(id));
+
+    /// <summary>
+    /// Starts a new, empty silo with --join under a new id: its links to the founders run through
+    /// their own proxies (its members list names them), every silo reaches it through one
+    /// <see cref="InboundProxy"/>, whose address is the one to add it with. It is not a member
+    /// until <see cref="Admit"/>.
+    /// </summary>
+    public (ulong Id, string ClientUrl, string PeerAddress) StartNewcomer()
+    {
+        var id = ++_lastId;
+        var ports = (Client: SiloFactory.FreePort(), Peer: SiloFactory.FreePort());
+        _ports[id] = ports;
+        _inbound[id] = new InboundProxy(ports.Peer);
+        var known = new Dictionary<ulong, (int Client, int Peer)> { [id] = ports };
+        foreach (var member in Ids)
+        {
+            known[member] = _ports[member];
+            if (_founders.Contains(member))
+            {
+                _links[(id, member)] = new LinkProxy(_ports[member].Peer);
+            }
+        }
+
+        var members = SiloProcessCluster.MembersList(known, (_, to) => to == id ? ports.Peer : _founders.Contains(to) ? _links[(id, to)].Port : _inbound[to].Port);
+        _silos.StartJoining(id, ports, members);
+        return (id, $"http://127.0.0.1:{ports.Client}", $"127.0.0.1:{_inbound[id].Port}");
+    }
+
+    /// <summary>The silo is a voter now: faults and clients use it.</summary>
+    public void Admit(ulong id) => SetMembers([.. Ids.Append(id).Distinct().Order()], Serving.Append(id).Distinct().Order());
+
+    /// <summary>Clients stop using the silo (it is about to be removed); faults still reach it.</summary>
+    public void Retire(ulong id) => SetMembers(Ids, Serving.Where(s => s != id));
+
+    /// <summary>The silo was removed from the cluster: kill it, as an operator stops a removed silo.</summary>
+    public void Drop(ulong id)
+    {
+        Kill(id);
+        SetMembers([.. Ids.Where(m => m != id)], Serving.Where(s => s != id));
+    }
+
+    private void SetMembers(IReadOnlyList<ulong> members, IEnumerable<ulong> serving)
+    {
+        Volatile.Write(ref _members, [.. members]);
+        Volatile.Write(ref _serving, [.. serving.Where(members.Contains)]);
+    }
 
     public void Kill(ulong id)
     {
@@ -77,7 +139,17 @@ public sealed class FaultCluster : IAsyncDisposable
     }
 
     /// <summary>Cuts the directed link <paramref name="from"/>→<paramref name="to"/>.</summary>
-    public void Cut(ulong from, ulong to) => _links[(from, to)].Block();
+    public void Cut(ulong from, ulong to)
+    {
+        if (_inbound.TryGetValue(to, out var inbound))
+        {
+            inbound.Block(from);
+        }
+        else
+        {
+            _links[(from, to)].Block();
+        }
+    }
 
     /// <summary>Cuts both directions between every silo of <paramref name="side"/> and every other silo.</summary>
     public void Isolate(IReadOnlyCollection<ulong> side)
@@ -95,14 +167,15 @@ public sealed class FaultCluster : IAsyncDisposable
     /// <summary>Ring: each silo keeps only its two neighbours in id order.</summary>
     public void Ring()
     {
-        for (var i = 0; i < Ids.Count; i++)
+        var ids = Ids;
+        for (var i = 0; i < ids.Count; i++)
         {
-            for (var j = 0; j < Ids.Count; j++)
+            for (var j = 0; j < ids.Count; j++)
             {
                 var distance = Math.Abs(i - j);
-                if (i != j && distance != 1 && distance != Ids.Count - 1)
+                if (i != j && distance != 1 && distance != ids.Count - 1)
                 {
-                    Cut(Ids[i], Ids[j]);
+                    Cut(ids[i], ids[j]);
                 }
             }
         }
@@ -113,6 +186,11 @@ public sealed class FaultCluster : IAsyncDisposable
         foreach (var link in _links.Values)
         {
             link.Unblock();
+        }
+
+        foreach (var inbound in _inbound.Values)
+        {
+            inbound.UnblockAll();
         }
     }
 
@@ -195,6 +273,11 @@ public sealed class FaultCluster : IAsyncDisposable
         foreach (var link in _links.Values)
         {
             await link.DisposeAsync();
+        }
+
+        foreach (var inbound in _inbound.Values)
+        {
+            await inbound.DisposeAsync();
         }
     }
 

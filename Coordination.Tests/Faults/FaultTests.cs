@@ -9,10 +9,11 @@ namespace Coordination.Tests.Faults;
 
 /// <summary>
 /// Five real silo processes with every peer link behind a proxy, a mixed workload of concurrent
-/// clients, and a nemesis. CI runs the fixed schedule (every fault once, seed 1). A long
-/// randomized run: `FAULT_SCHEDULE_SECONDS=600 FAULT_SEED=7 dotnet test -c Release --filter
-/// FullyQualifiedName~Coordination.Tests.Faults` (FAULT_SEED defaults to a random seed when
-/// FAULT_SCHEDULE_SECONDS is set). Every failure names the seed.
+/// clients (config, sequence, locks, semaphores, elections, membership groups, a watch), and a
+/// nemesis that also adds and removes silos while other faults hold. CI runs the fixed schedule
+/// (every fault once, seed 1). A long randomized run: `FAULT_SCHEDULE_SECONDS=600 FAULT_SEED=7
+/// dotnet test -c Release --filter FullyQualifiedName~Coordination.Tests.Faults.FaultTests.Under`
+/// (FAULT_SEED defaults to a random seed when FAULT_SCHEDULE_SECONDS is set). Every failure names the seed.
 /// </summary>
 public sealed class FaultTests(ITestOutputHelper output)
 {
@@ -82,6 +83,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         }
 
         await workload.SequenceCall(http, () => url, 99, 1);
+        await workload.Clients.WaitAsync(SettleMax);
         await workload.SettleAbandonedSessions(url);
         Interlocked.Exchange(ref watchTarget, final[Workload.WatchedDocument].Version);
         watchUntil.CancelAfter(SettleMax);
@@ -92,12 +94,16 @@ public sealed class FaultTests(ITestOutputHelper output)
         var sequences = workload.Sequence.Snapshot();
         var locks = workload.Locks.Snapshot();
         Log($"operations: config {configs.Count} (ok {configs.Count(o => o.Outcome == Outcome.Ok)}, unknown {configs.Count(o => o.Outcome == Outcome.Unknown)}), " +
-            $"sequence {sequences.Count}, lock {locks.Count}, semaphore {workload.Semaphores.Snapshot().Count}; store: {store.AcceptedWrites} writes, {store.RefusedCalls} refused; watch saw {workload.WatchSeen.Count}");
+            $"sequence {sequences.Count}, lock {locks.Count}, semaphore {workload.Semaphores.Snapshot().Count}, election {Summary(workload.Elections.Snapshot())}, group {Summary(workload.Groups.Snapshot())}; store: {store.AcceptedWrites} writes, {store.RefusedCalls} refused; watch saw {workload.WatchSeen.Count}");
 
         LinearizabilityAssert.Linearizable(ConfigModel.Instance, configs, "faults-config", seed);
         LinearizabilityAssert.Linearizable(SequenceModel.Instance, sequences, "faults-sequence", seed);
         LinearizabilityAssert.Linearizable(LockModel.Instance, locks, "faults-lock", seed);
         LinearizabilityAssert.Linearizable(new SemaphoreModel(Workload.SemaphorePermits), workload.Semaphores.Snapshot(), "faults-semaphore", seed);
+        LinearizabilityAssert.Linearizable(ElectionModel.Instance, workload.Elections.Snapshot(), "faults-election", seed);
+        LinearizabilityAssert.Linearizable(MembershipModel.Instance, workload.Groups.Snapshot(), "faults-group", seed);
+        Assert.Contains(workload.Elections.Snapshot(), o => o.Output is { Result: ElectionResult.Elected });
+        Assert.Contains(workload.Groups.Snapshot(), o => o.Output is { Result: MembershipResult.Joined });
 
         // Durability: every acknowledged write is in the final state, on every silo.
         foreach (var (doc, read) in final)
@@ -110,11 +116,21 @@ public sealed class FaultTests(ITestOutputHelper output)
             }
         }
 
+        // The cluster ends with the members the operator made, all voters, and a leader among them.
+        var view = await http.Send(url, HttpMethod.Get, "/v1/cluster");
+        Assert.True(view.Is(HttpStatusCode.OK), $"seed {seed}: the leader does not describe the cluster");
+        Assert.Equal(cluster.Ids, [.. view.Body.GetProperty("voters").EnumerateArray().Select(v => v.GetUInt64()).Order()]);
+        Assert.Empty(view.Body.GetProperty("learners").EnumerateArray());
+
         Assert.True(store.AcceptedWrites > 0, $"seed {seed}: no lock holder wrote to the store");
         Assert.Equal(0, store.LostUpdates);
         Assert.Equal(Enumerable.Range(1, (int)final[Workload.WatchedDocument].Version).Select(v => (long)v), workload.WatchSeen);
         Assert.Empty(workload.Unexpected);
     }
+
+    private static string Summary<TIn, TOut>(IReadOnlyList<Operation<TIn, TOut>> history)
+        where TOut : class =>
+        $"{history.Count} (unknown {history.Count(o => o.Outcome == Outcome.Unknown)})";
 
     private static async Task<(long, string?)> StaleReadWhenCaughtUp(Uri silo, string doc, long version)
     {

@@ -8,12 +8,13 @@ using Coordination.Tests.Linearizability.Models;
 namespace Coordination.Tests.Faults;
 
 /// <summary>
-/// Concurrent clients doing mixed operations against random silos while the nemesis injects
-/// faults, each operation recorded as invoke / ok / fail / unknown with monotonic timestamps:
-/// config clients (put, compare-and-set, get on two documents), a sequence client, lock clients
-/// guarding a <see cref="FencedStore"/> with their tokens, and a watcher of one document whose
-/// writer also records into the config history. Every loop is bounded by <see cref="OpsPerClientMax"/>
-/// and by the stop token.
+/// Concurrent clients doing mixed operations against random serving members while the nemesis
+/// injects faults, each operation recorded as invoke / ok / fail / unknown with monotonic
+/// timestamps: config clients (put, compare-and-set, get on two documents), a sequence client,
+/// lock clients guarding a <see cref="FencedStore"/> with their tokens (and a semaphore), election
+/// clients (campaign, observe, proclaim, resign), membership-group clients (join, list, leave), and
+/// a watcher of one document whose writer also records into the config history. Every loop is
+/// bounded by <see cref="OpsPerClientMax"/> and by the stop token.
 /// </summary>
 public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
 {
@@ -50,6 +51,17 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
 
     private string SemaphoreName => $"{SemaphorePrefix}{Volatile.Read(ref _epoch)}";
 
+    private const string ElectionPrefix = "f-elect-e";
+
+    private string ElectionName => $"{ElectionPrefix}{Volatile.Read(ref _epoch)}";
+
+    private const string GroupPrefix = "f-group-e";
+
+    private string GroupName => $"{GroupPrefix}{Volatile.Read(ref _epoch)}";
+
+    /// <summary>Clients of each kind: three lock, election and group clients, so queues and groups fill up.</summary>
+    private const int ClientsPerKind = 3;
+
     public HistoryRecorder<ConfigInput, ConfigOutput> Config { get; } = new();
 
     public HistoryRecorder<SequenceInput, SequenceOutput> Sequence { get; } = new();
@@ -57,6 +69,10 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
     public HistoryRecorder<LockInput, LockOutput> Locks { get; } = new();
 
     public HistoryRecorder<SemaphoreInput, SemaphoreOutput> Semaphores { get; } = new();
+
+    public HistoryRecorder<ElectionInput, ElectionOutput> Elections { get; } = new();
+
+    public HistoryRecorder<MembershipInput, MembershipOutput> Groups { get; } = new();
 
     /// <summary>
     /// Writes of <see cref="WatchedDocument"/>: one document across the whole run (the watch must
@@ -89,13 +105,29 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
             clients.Add(Task.Run(() => LockClient(client, stop)));
         }
 
+        for (var i = 0; i < ClientsPerKind; i++)
+        {
+            var elector = 40 + i;
+            var member = 50 + i;
+            clients.Add(Task.Run(() => SessionClient(elector, stop, ElectionCycle)));
+            clients.Add(Task.Run(() => SessionClient(member, stop, GroupCycle)));
+        }
+
         clients.Add(Task.Run(() => SequenceClient(20, stop)));
         clients.Add(Task.Run(() => WatchWriter(30, stop)));
-        clients.Add(Task.Run(() => Watcher(31, watchUntil, watchTarget)));
-        return Task.WhenAll(clients);
+        Clients = Task.WhenAll(clients);
+        return Task.WhenAll(Clients, Task.Run(() => Watcher(31, watchUntil, watchTarget)));
     }
 
-    private Uri AnySilo(Random random) => cluster.Url(cluster.Ids[random.Next(cluster.Ids.Count)]);
+    /// <summary>Every client but the watcher: done soon after the stop token, each with its session given up.</summary>
+    public Task Clients { get; private set; } = Task.CompletedTask;
+
+    // A member the clients may use now (one snapshot: members come and go under the nemesis).
+    private Uri AnySilo(Random random)
+    {
+        var serving = cluster.Serving;
+        return cluster.Url(serving[random.Next(serving.Count)]);
+    }
 
     private void Unexpect(string operation, Reply reply) =>
         _unexpected.Add($"{operation}: {(int)reply.Status} {reply.Code} after {reply.Attempts} attempt(s) ({(reply.Body.ValueKind == System.Text.Json.JsonValueKind.Object && reply.Body.TryGetProperty("detail", out var d) ? d.GetString() : "")})");
@@ -192,7 +224,17 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
         Finish(Sequence, handle, reply, reply.Is(HttpStatusCode.OK) ? new SequenceOutput(reply.Body.GetProperty("first").GetInt64()) : null, "next");
     }
 
-    private async Task LockClient(int client, CancellationToken stop)
+    /// <summary>
+    /// One part of a session client's loop, run with a live session: <paramref name="ended"/> says the
+    /// session is seen gone, <paramref name="abandon"/> that an outcome is unknown and the session must
+    /// not be used again. Every name the session may be attached to goes into <paramref name="used"/>.
+    /// </summary>
+    private delegate Task SessionCycle(FaultHttp http, Random random, int client, long session, HashSet<string> used, Action ended, Action abandon);
+
+    private Task LockClient(int client, CancellationToken stop) => SessionClient(client, stop, LockCycle);
+
+    // A client with a session (TTL SessionTtlMs) kept alive before every cycle; a new session when it ended or was abandoned.
+    private async Task SessionClient(int client, CancellationToken stop, SessionCycle cycle)
     {
         var random = new Random(seed * 100 + client);
         using var http = new FaultHttp(OperationTimeout);
@@ -246,40 +288,186 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
                 continue;
             }
 
-            var lockName = LockName;
-            var handle = Locks.Invoke(client, new LockInput(lockName, LockOp.Acquire, session));
-            var reply = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/locks/{lockName}/acquire", new { sessionId = session, waitMs = 0 }, $"{seed}-{client}-a{handle}");
-            if (reply.Is(HttpStatusCode.OK))
-            {
-                var token = reply.Body.GetProperty("token").GetInt64();
-                Locks.Ok(handle, LockOutput.Granted(token));
-                used.Add(lockName);
-                if (store.Read(token) is { } value)
-                {
-                    store.WriteIncrement(token, value);
-                }
+            // The cycle sees the set of the moment: Ended and Abandon replace it.
+            await cycle(http, random, client, session, used, Ended, Abandon);
+        }
 
-                var release = Locks.Invoke(client, new LockInput(lockName, LockOp.Release, session, token));
-                var released = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/locks/{lockName}/release", new { sessionId = session, token }, $"{seed}-{client}-r{release}");
-                if (!Answer(Locks, released, release, LockOutput.Released, LockOutput.NotHolder, Ended, Abandon))
-                {
-                    Unexpect("release", released);
-                }
-            }
-            else if (!Answer(Locks, reply, handle, LockOutput.Busy, LockOutput.NotHolder, Ended, () => { used.Add(lockName); Abandon(); }))
+        // Stopped: nobody keeps the session alive now, so it will expire, and whatever it held
+        // (a candidacy left standing, a group member) leaves with it. Its end must be in the
+        // histories like any other (SettleAbandonedSessions records it once the session is gone).
+        if (session != 0)
+        {
+            Abandon();
+        }
+    }
+
+    // Try-acquire the epoch's lock, write to the fenced store with the token, release; then a semaphore cycle.
+    private async Task LockCycle(FaultHttp http, Random random, int client, long session, HashSet<string> used, Action ended, Action abandon)
+    {
+        var gone = false;
+        void Ended()
+        {
+            gone = true;
+            ended();
+        }
+
+        void Abandon()
+        {
+            gone = true;
+            abandon();
+        }
+
+        var lockName = LockName;
+        var handle = Locks.Invoke(client, new LockInput(lockName, LockOp.Acquire, session));
+        var reply = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/locks/{lockName}/acquire", new { sessionId = session, waitMs = 0 }, $"{seed}-{client}-a{handle}");
+        if (reply.Is(HttpStatusCode.OK))
+        {
+            var token = reply.Body.GetProperty("token").GetInt64();
+            Locks.Ok(handle, LockOutput.Granted(token));
+            used.Add(lockName);
+            if (store.Read(token) is { } value)
             {
-                Unexpect("acquire", reply);
-            }
-            else
-            {
-                await Task.Delay(20 + random.Next(30), CancellationToken.None);
+                store.WriteIncrement(token, value);
             }
 
-            if (session != 0)
+            var release = Locks.Invoke(client, new LockInput(lockName, LockOp.Release, session, token));
+            var released = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/locks/{lockName}/release", new { sessionId = session, token }, $"{seed}-{client}-r{release}");
+            if (!Answer(Locks, released, release, LockOutput.Released, LockOutput.NotHolder, Ended, Abandon))
             {
-                await SemaphoreCycle(http, random, client, session, used, Ended, Abandon);
+                Unexpect("release", released);
             }
         }
+        else if (!Answer(Locks, reply, handle, LockOutput.Busy, LockOutput.NotHolder, Ended, () => { used.Add(lockName); Abandon(); }))
+        {
+            Unexpect("acquire", reply);
+        }
+        else
+        {
+            await Task.Delay(20 + random.Next(30), CancellationToken.None);
+        }
+
+        if (!gone)
+        {
+            await SemaphoreCycle(http, random, client, session, used, ended, abandon);
+        }
+    }
+
+    private static bool SessionGone(Reply reply) => reply.Is("session-expired") || reply.Is("session-not-found");
+
+    /// <summary>
+    /// Campaign in the epoch's election; observe it; proclaim a new value when leading; resign half
+    /// of the time (otherwise the candidacy stays, and the next campaign is refused as already a
+    /// candidate, or the session's end takes it away). Unknown outcomes need no new session: the
+    /// model accepts either outcome of each, and the session's end is recorded for the election.
+    /// </summary>
+    private async Task ElectionCycle(FaultHttp http, Random random, int client, long session, HashSet<string> used, Action ended, Action abandon)
+    {
+        var name = ElectionName;
+        var value = $"c{client}n{random.Next(1_000_000)}";
+        var campaign = Elections.Invoke(client, new ElectionInput(name, ElectionOp.Campaign, session, Value: value));
+        var reply = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/elections/{name}/campaign", new { sessionId = session, value }, $"{seed}-{client}-ec{campaign}");
+        if (reply.Delivery != Delivery.NotSent)
+        {
+            used.Add(name);
+        }
+
+        if (SessionGone(reply))
+        {
+            Elections.Fail(campaign);
+            ended();
+            return;
+        }
+
+        var output = reply.Is(HttpStatusCode.OK)
+            ? reply.Body.GetProperty("leader").GetBoolean() ? ElectionOutput.Elected(reply.Body.GetProperty("token").GetInt64()) : ElectionOutput.Queued(reply.Body.GetProperty("position").GetInt32())
+            : reply.Is("already-exists") ? ElectionOutput.AlreadyCandidate : null;
+        Finish(Elections, campaign, reply, output, "campaign");
+
+        await ElectionObserve(http, random, client, name);
+        if (output is { Result: ElectionResult.Elected })
+        {
+            var proclaimed = $"p{client}n{random.Next(1_000_000)}";
+            var proclaim = Elections.Invoke(client, new ElectionInput(name, ElectionOp.Proclaim, Token: output.Token, Value: proclaimed));
+            var answer = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/elections/{name}/proclaim", new { token = output.Token, value = proclaimed }, $"{seed}-{client}-ep{proclaim}");
+            Finish(Elections, proclaim, answer, answer.Is(HttpStatusCode.OK) ? ElectionOutput.Proclaimed(answer.Body.GetProperty("token").GetInt64())
+                : answer.Is("wrong-token") ? ElectionOutput.WrongToken : answer.Is("not-found") ? ElectionOutput.NotFound : null, "proclaim");
+        }
+
+        if (random.Next(2) == 0)
+        {
+            var resign = Elections.Invoke(client, new ElectionInput(name, ElectionOp.Resign, session));
+            var answer = await http.SendSettled(() => AnySilo(random), HttpMethod.Post, $"/v1/elections/{name}/resign", new { sessionId = session }, $"{seed}-{client}-er{resign}");
+            Finish(Elections, resign, answer, answer.Is(HttpStatusCode.OK) ? ElectionOutput.Resigned(answer.Body.GetProperty("wasLeader").GetBoolean())
+                : answer.Is("not-found") ? ElectionOutput.NotFound : null, "resign");
+            await ElectionObserve(http, random, client, name);
+        }
+
+        await Task.Delay(20 + random.Next(30), CancellationToken.None);
+    }
+
+    // A linearizable read of the election: the leader (or none), its term and value, every candidate in order.
+    private async Task ElectionObserve(FaultHttp http, Random random, int client, string name)
+    {
+        var handle = Elections.Invoke(client, new ElectionInput(name, ElectionOp.Observe));
+        var reply = await http.Send(AnySilo(random), HttpMethod.Get, $"/v1/elections/{name}");
+        ElectionOutput? output = null;
+        if (reply.Is(HttpStatusCode.OK))
+        {
+            var leader = reply.Body.GetProperty("leader");
+            var candidates = reply.Body.GetProperty("candidates").EnumerateArray().Select(c => c.GetProperty("sessionId").GetInt64()).ToList();
+            output = leader.ValueKind == System.Text.Json.JsonValueKind.Null
+                ? ElectionOutput.Observed(0, reply.Body.GetProperty("token").GetInt64(), "", candidates)
+                : ElectionOutput.Observed(leader.GetProperty("sessionId").GetInt64(), reply.Body.GetProperty("token").GetInt64(), leader.GetProperty("value").GetString() ?? "", candidates);
+        }
+
+        Finish(Elections, handle, reply, output, "observe election");
+    }
+
+    /// <summary>
+    /// Join the epoch's group under this client's member id; list; half of the time a member of
+    /// any group client leaves (so members also leave by someone else's hand); list again.
+    /// </summary>
+    private async Task GroupCycle(FaultHttp http, Random random, int client, long session, HashSet<string> used, Action ended, Action abandon)
+    {
+        var group = GroupName;
+        var member = $"m{client}";
+        var join = Groups.Invoke(client, new MembershipInput(group, MembershipOp.Join, member, session));
+        var reply = await http.SendSettled(() => AnySilo(random), HttpMethod.Put, $"/v1/groups/{group}/members/{member}", new { sessionId = session }, $"{seed}-{client}-gj{join}");
+        if (reply.Delivery != Delivery.NotSent)
+        {
+            used.Add(group);
+        }
+
+        if (SessionGone(reply))
+        {
+            Groups.Fail(join);
+            ended();
+            return;
+        }
+
+        Finish(Groups, join, reply, reply.Is(HttpStatusCode.OK) ? new MembershipOutput(MembershipResult.Joined)
+            : reply.Is("already-exists") ? new MembershipOutput(MembershipResult.AlreadyExists) : null, "join");
+        await GroupList(http, random, client, group);
+        if (random.Next(2) == 0)
+        {
+            var leaving = $"m{50 + random.Next(ClientsPerKind)}";
+            var leave = Groups.Invoke(client, new MembershipInput(group, MembershipOp.Leave, leaving));
+            var answer = await http.SendSettled(() => AnySilo(random), HttpMethod.Delete, $"/v1/groups/{group}/members/{leaving}", new { }, $"{seed}-{client}-gl{leave}");
+            Finish(Groups, leave, answer, answer.Is(HttpStatusCode.OK) ? new MembershipOutput(MembershipResult.Left)
+                : answer.Is("not-found") ? new MembershipOutput(MembershipResult.NotFound) : null, "leave");
+            await GroupList(http, random, client, group);
+        }
+
+        await Task.Delay(20 + random.Next(30), CancellationToken.None);
+    }
+
+    private async Task GroupList(FaultHttp http, Random random, int client, string group)
+    {
+        var handle = Groups.Invoke(client, new MembershipInput(group, MembershipOp.List));
+        var reply = await http.Send(AnySilo(random), HttpMethod.Get, $"/v1/groups/{group}/members");
+        Finish(Groups, handle, reply, reply.Is(HttpStatusCode.OK)
+            ? MembershipOutput.Listed(reply.Body.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("memberId").GetString()!))
+            : null, "list");
     }
 
     // Try-acquire one permit of the epoch's semaphore and release it at once.
@@ -389,13 +577,21 @@ public sealed class Workload(FaultCluster cluster, int seed, FencedStore store)
         }
     }
 
-    // One end per lock the session touched: each lock is its own partition.
+    // One end per lock, election or group the session touched: each is its own partition.
     private void RecordEnd(int client, long session, long aliveSince, IEnumerable<string> locks)
     {
         var seen = Stopwatch.GetTimestamp();
         foreach (var name in locks)
         {
-            if (name.StartsWith(SemaphorePrefix, StringComparison.Ordinal))
+            if (name.StartsWith(ElectionPrefix, StringComparison.Ordinal))
+            {
+                Elections.Record(Operation<ElectionInput, ElectionOutput>.Ok(client, new ElectionInput(name, ElectionOp.SessionEnded, session), ElectionOutput.Ended, aliveSince, seen));
+            }
+            else if (name.StartsWith(GroupPrefix, StringComparison.Ordinal))
+            {
+                Groups.Record(Operation<MembershipInput, MembershipOutput>.Ok(client, new MembershipInput(name, MembershipOp.SessionEnded, Session: session), new MembershipOutput(MembershipResult.Ended), aliveSince, seen));
+            }
+            else if (name.StartsWith(SemaphorePrefix, StringComparison.Ordinal))
             {
                 Semaphores.Record(Operation<SemaphoreInput, SemaphoreOutput>.Ok(client, new SemaphoreInput(name, SemaphoreOp.SessionEnded, session), new SemaphoreOutput(SemaphoreResult.Ended), aliveSince, seen));
             }
