@@ -4,7 +4,9 @@ using Coordination.Bench;
 // The load tool of issue 8. Drives a running cluster (scripts/cluster.sh start 3) over REST.
 //   dotnet run -c Release --project Coordination.Bench -- --workloads config-put,get-linearizable --clients 1,16,64,256 --seconds 10
 // Options: --endpoints (default 127.0.0.1:5081..5083), --workloads (or all), --clients, --seconds,
-//          --json FILE (JSON lines), --cluster-dir (pid files, for CPU seconds and the failover kill; default data/cluster).
+//          --json FILE (JSON lines), --cluster-dir (pid files, for CPU seconds and the failover kill; default data/cluster),
+//          --warmup SECONDS (default 3: each workload first runs unmeasured (at up to 64 clients), so the
+//          silos' JIT has tiered up, as a long-running service's has).
 var arguments = ParseArguments(args);
 var endpoints = arguments.GetValueOrDefault("endpoints", "http://127.0.0.1:5081,http://127.0.0.1:5082,http://127.0.0.1:5083")
     .Split(',', StringSplitOptions.RemoveEmptyEntries).Select(e => new Uri(e)).ToArray();
@@ -13,13 +15,20 @@ var sweep = arguments.GetValueOrDefault("clients", "1,16,64,256").Split(',').Sel
 var duration = TimeSpan.FromSeconds(double.Parse(arguments.GetValueOrDefault("seconds", "10"), CultureInfo.InvariantCulture));
 var clusterDirectory = arguments.GetValueOrDefault("cluster-dir", "data/cluster");
 var jsonPath = arguments.GetValueOrDefault("json");
+var warmup = TimeSpan.FromSeconds(double.Parse(arguments.GetValueOrDefault("warmup", "3"), CultureInfo.InvariantCulture));
 
 using var cluster = new RestCluster(endpoints);
 await cluster.DiscoverLeaderAsync();
 var runner = new Workloads(cluster, duration, ClusterCpu.PidsFrom(clusterDirectory), Directory.Exists(clusterDirectory) ? clusterDirectory : null);
 Console.WriteLine(LoadResult.TableHeader);
+var warmupRunner = new Workloads(cluster, warmup, [], null);
 foreach (var workload in workloads)
 {
+    if (warmup > TimeSpan.Zero && workload != "failover")
+    {
+        await warmupRunner.RunAsync(workload, Math.Min(sweep.Max(), 64));
+    }
+
     foreach (var clients in workload == "failover" ? [1] : sweep)
     {
         var result = await runner.RunAsync(workload, clients);
