@@ -50,8 +50,13 @@ public sealed class SiloOptions
     /// </summary>
     public string? RestoreFrom { get; set; }
 
-    /// <summary>Raft tick length; the election timeout is ElectionTicks ticks.</summary>
-    public int TickMs { get; set; } = 50;
+    /// <summary>
+    /// Raft tick length (a heartbeat every tick); the election timeout is ElectionTicks ticks,
+    /// randomized up to twice that. 20 ms gives 200-400 ms elections and a failover under half a
+    /// second on one machine or a LAN with local disks (docs/benchmarks.md); raise it where a sync
+    /// or a round trip can take a good part of 200 ms (network disks, cross-zone links).
+    /// </summary>
+    public int TickMs { get; set; } = 20;
 
     public int ElectionTicks { get; set; } = 10;
 

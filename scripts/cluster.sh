@@ -5,7 +5,7 @@
 #   scripts/cluster.sh status      show each silo's view of the cluster
 #   scripts/cluster.sh kill ID     kill -9 one silo (for fault experiments)
 #   scripts/cluster.sh restart ID  start a stopped or killed silo again with its data
-# Data and logs live in ./data/cluster/silo-ID{,.log,.pid}.
+# Data and logs live in ./data/cluster/silo-ID{,.log,.pid}. Extra silo options: SILO_ARGS="--tick-ms 20".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=data/cluster
@@ -20,7 +20,8 @@ members() {
 
 start_one() {
   local id=$1 n=$2
-  nohup dotnet "$bin" --node-id "$id" --data-dir "$root/silo-$id" --members "$(members "$n")" \
+  # shellcheck disable=SC2086 # SILO_ARGS is a list of options
+  nohup dotnet "$bin" --node-id "$id" --data-dir "$root/silo-$id" --members "$(members "$n")" ${SILO_ARGS:-} \
     >"$root/silo-$id.log" 2>&1 &
   echo $! >"$root/silo-$id.pid"
   echo "silo $id: pid $!, http://127.0.0.1:$((5080 + id)), log $root/silo-$id.log"
