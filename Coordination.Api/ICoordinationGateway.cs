@@ -55,11 +55,30 @@ public interface ICoordinationGateway
     /// <summary>Completes once this silo has applied a revision above <paramref name="afterRevision"/>.</summary>
     Task WaitForRevisionAsync(ulong afterRevision, CancellationToken cancellation);
 
+    /// <summary>
+    /// Subscribes to applied events of grain (<paramref name="kind"/>, <paramref name="name"/>); with a
+    /// <paramref name="sessionId"/>, only to that session's events of the grain. A waiter subscribes,
+    /// then reads, then awaits <see cref="IGrainEventSubscription.NextAsync"/> and reads again, so no
+    /// event applied after it subscribed is missed; it wakes only for its grain, not for every entry.
+    /// </summary>
+    IGrainEventSubscription Subscribe(GrainKind kind, string name, ulong sessionId = 0);
+
     /// <summary>This silo's view of the cluster.</summary>
     ClusterView Cluster();
 
     /// <summary>The leader's client URL when another silo leads; null when this silo leads or no leader is known.</summary>
     Uri? LeaderClientUrl { get; }
+}
+
+/// <summary>A subscription to one grain's events (<see cref="ICoordinationGateway.Subscribe"/>). Dispose to end it.</summary>
+public interface IGrainEventSubscription : IDisposable
+{
+    /// <summary>
+    /// Completes once a matching event was applied since the subscription began or since the last
+    /// call completed (or a snapshot replaced the state). May complete when nothing new matches the
+    /// caller's own filter; callers read again.
+    /// </summary>
+    Task NextAsync(CancellationToken cancellation);
 }
 
 /// <summary>No leader is reachable now; the request did not apply. Retry.</summary>

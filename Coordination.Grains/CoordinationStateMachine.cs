@@ -123,6 +123,9 @@ public sealed partial class CoordinationStateMachine
         return _events.Since(afterRevision, filter, Math.Min(maxEvents, Limits.EventsPerPageMax), AppliedIndex);
     }
 
+    /// <summary>Calls <paramref name="action"/> for each event the entry at <see cref="AppliedIndex"/> emitted (none if it emitted none).</summary>
+    public void ForEachEventOfLastEntry(Action<GrainEvent> action) => _events.ForEachOfNewest(AppliedIndex, action);
+
     /// <summary>
     /// Checks every invariant across all grains and sessions: each attachment matches a hold, wait,
     /// candidacy or membership and the reverse, and every deadline is scheduled. Costs a full scan;

@@ -113,6 +113,8 @@ public sealed class SiloGateway(SiloRuntime silo, TimeProvider time) : ICoordina
         }
     }
 
+    public IGrainEventSubscription Subscribe(GrainKind kind, string name, ulong sessionId = 0) => silo.State.Signals.Subscribe(kind, name, sessionId);
+
     public ClusterView Cluster()
     {
         var status = silo.Host.Status;

@@ -71,6 +71,7 @@ internal static class EventEndpoints
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
         deadline.CancelAfter(waitMs ?? 0);
+        using var grain = Subscribe(gateway, filter);
         var position = after ?? 0;
         while (true)
         {
@@ -84,7 +85,7 @@ internal static class EventEndpoints
             position = page.ResumeAfter;
             try
             {
-                await gateway.WaitForRevisionAsync(position, deadline.Token);
+                await WaitForChange(gateway, grain, position, deadline.Token);
             }
             catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)
             {
@@ -108,6 +109,7 @@ internal static class EventEndpoints
             return;
         }
 
+        using var grain = Subscribe(gateway, filter);
         var position = after ?? 0;
         if (ulong.TryParse(http.Request.Headers["Last-Event-ID"], CultureInfo.InvariantCulture, out var lastEventId))
         {
@@ -140,7 +142,7 @@ internal static class EventEndpoints
                 keepAlive.CancelAfter(StreamKeepAlive);
                 try
                 {
-                    await gateway.WaitForRevisionAsync(position, keepAlive.Token);
+                    await WaitForChange(gateway, grain, position, keepAlive.Token);
                 }
                 catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
                 {
@@ -154,6 +156,13 @@ internal static class EventEndpoints
             // The watcher went away.
         }
     }
+
+    /// <summary>A watch of one named grain wakes on that grain's events only; a broader watch on any new entry.</summary>
+    private static IGrainEventSubscription? Subscribe(ICoordinationGateway gateway, EventFilter filter) =>
+        filter is { Kind: { } kind, Name: { } name } ? gateway.Subscribe(kind, name) : null;
+
+    private static Task WaitForChange(ICoordinationGateway gateway, IGrainEventSubscription? grain, ulong position, CancellationToken cancellation) =>
+        grain is null ? gateway.WaitForRevisionAsync(position, cancellation) : grain.NextAsync(cancellation);
 
     private static WatcherSlot? Enter()
     {

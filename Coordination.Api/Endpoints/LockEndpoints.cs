@@ -59,6 +59,9 @@ internal static class LockEndpoints
         timeout.CancelAfter(TimeSpan.FromMilliseconds(body.WaitMs) + WaitGrace);
         var filter = new EventFilter(GrainKind.Lock, name);
         var after = queuedAt;
+        // Woken only by this session's events on this lock (its grant, the end of its wait, its
+        // session's end), not by every entry: the other waiters of a busy lock stay asleep.
+        using var mine = gateway.Subscribe(GrainKind.Lock, name, body.SessionId);
         try
         {
             for (var round = 0; round < WaitRoundsMax; round++)
@@ -84,7 +87,7 @@ internal static class LockEndpoints
                 }
 
                 after = page.ResumeAfter;
-                await gateway.WaitForRevisionAsync(after, timeout.Token);
+                await mine.NextAsync(timeout.Token);
             }
         }
         catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)

@@ -59,6 +59,21 @@ internal sealed class EventHistory
         CompactedThrough = revision;
     }
 
+    /// <summary>Calls <paramref name="action"/> for every kept event of <paramref name="revision"/> when it is the newest revision (the entry just applied).</summary>
+    public void ForEachOfNewest(ulong revision, Action<GrainEvent> action)
+    {
+        var first = Count;
+        while (first > 0 && At(first - 1).Revision == revision)
+        {
+            first--;
+        }
+
+        for (var i = first; i < Count; i++)
+        {
+            action(At(i));
+        }
+    }
+
     /// <summary>See <see cref="EventsPage"/> for the contract.</summary>
     public EventsPage Since(ulong afterRevision, EventFilter filter, int maxEvents, ulong appliedIndex)
     {

@@ -44,6 +44,9 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
 
     public CoordinationStateMachine Grains { get; private set; } = new();
 
+    /// <summary>Per-grain wake-ups for waiters (lock acquirers, named watches), fired as entries apply.</summary>
+    public GrainSignals Signals { get; } = new();
+
     public ulong AppliedIndex => Volatile.Read(ref _applied);
 
     public int IdempotencyKeys => _keys.Count;
@@ -54,6 +57,7 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
     public object? Apply(ulong index, long timestampMs, ReadOnlyMemory<byte> payload)
     {
         var applied = ApplyRequest(index, timestampMs, payload);
+        Grains.ForEachEventOfLastEntry(Signals.NotifyAction);
         NoticeAddressBook();
         if (applied.Result is DistributedTransactionResult { Transaction.State: DistributedTransactionState.Preparing })
         {
@@ -173,6 +177,7 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
         Volatile.Write(ref _applied, index);
         _addressBookRevision = 0;
         NoticeAddressBook();
+        Signals.NotifyAll();
     }
 
     private static ulong Fnv1a(ReadOnlySpan<byte> bytes)
