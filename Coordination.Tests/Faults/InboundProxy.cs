@@ -120,26 +120,7 @@ public sealed class InboundProxy : IAsyncDisposable
         }
     }
 
-    private async Task Copy(Socket from, Socket to, ulong sender)
-    {
-        var buffer = new byte[16 * 1024];
-        try
-        {
-            while (!_stopping.IsCancellationRequested)
-            {
-                var read = await from.ReceiveAsync(buffer, SocketFlags.None, _stopping.Token);
-                if (read == 0 || IsBlocked(sender))
-                {
-                    return;
-                }
-
-                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, _stopping.Token);
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-        }
-    }
+    private Task Copy(Socket from, Socket to, ulong sender) => ProxyPump.CopyAsync(from, to, () => IsBlocked(sender), _stopping.Token);
 
     public async ValueTask DisposeAsync()
     {

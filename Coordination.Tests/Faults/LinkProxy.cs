@@ -97,26 +97,7 @@ public sealed class LinkProxy : IAsyncDisposable
         }
     }
 
-    private async Task Copy(Socket from, Socket to)
-    {
-        var buffer = new byte[16 * 1024];
-        try
-        {
-            while (!_stopping.IsCancellationRequested)
-            {
-                var read = await from.ReceiveAsync(buffer, SocketFlags.None, _stopping.Token);
-                if (read == 0 || _blocked)
-                {
-                    return;
-                }
-
-                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, _stopping.Token);
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-        }
-    }
+    private Task Copy(Socket from, Socket to) => ProxyPump.CopyAsync(from, to, () => _blocked, _stopping.Token);
 
     public async ValueTask DisposeAsync()
     {

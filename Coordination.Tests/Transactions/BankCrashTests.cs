@@ -172,39 +172,9 @@ public sealed class BankCrashTests : IAsyncLifetime
         return state!;
     }
 
-    private static async Task Until(Func<Task<bool>> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        for (var round = 0; round < 5_000 && clock.Elapsed < Patience; round++)
-        {
-            if (await condition())
-            {
-                return;
-            }
+    private static Task Until(Func<Task<bool>> condition, string what = "the condition") => ClusterCalls.Until(condition, what, Patience);
 
-            await Task.Delay(25);
-        }
-
-        throw new TimeoutException($"waited {Patience} for {what}");
-    }
-
-    private async Task<T> Retry<T>(Func<HttpClient, Task<T>> attempt)
-    {
-        for (var i = 0; ; i++)
-        {
-            var running = _cluster.Ids.Where(_cluster.IsRunning).ToArray();
-            using var client = _cluster.Client(running[i % running.Length]);
-            client.Timeout = TimeSpan.FromSeconds(5);
-            try
-            {
-                return await attempt(client);
-            }
-            catch (Exception e) when (i < 300 && e is HttpRequestException or TaskCanceledException or Xunit.Sdk.XunitException)
-            {
-                await Task.Delay(50);
-            }
-        }
-    }
+    private Task<T> Retry<T>(Func<HttpClient, Task<T>> attempt) => _cluster.Retry(attempt);
 
     /// <summary>One sample bank process on a free loopback port, restartable with its data.</summary>
     private sealed class BankProcess : IDisposable

@@ -116,38 +116,8 @@ public sealed class CoordinatorCrashTests : IAsyncLifetime
 
     private static Task Until(Func<bool> condition) => Until(() => Task.FromResult(condition()), "the condition");
 
-    private static async Task Until(Func<Task<bool>> condition, string what = "the condition")
-    {
-        var clock = Stopwatch.StartNew();
-        for (var round = 0; round < 3_000 && clock.Elapsed < Patience; round++)
-        {
-            if (await condition())
-            {
-                return;
-            }
+    private static Task Until(Func<Task<bool>> condition, string what = "the condition") => ClusterCalls.Until(condition, what, Patience);
 
-            await Task.Delay(20);
-        }
+    private Task<T> Retry<T>(Func<HttpClient, Task<T>> attempt) => _cluster.Retry(attempt);
 
-        throw new TimeoutException($"waited {Patience} for {what}");
-    }
-
-    /// <summary>A client during failover: any running silo, retried within a bound.</summary>
-    private async Task<T> Retry<T>(Func<HttpClient, Task<T>> attempt)
-    {
-        for (var i = 0; ; i++)
-        {
-            var id = _cluster.Ids.Where(_cluster.IsRunning).ElementAt(i % _cluster.Ids.Count(_cluster.IsRunning));
-            using var client = _cluster.Client(id);
-            client.Timeout = TimeSpan.FromSeconds(5);
-            try
-            {
-                return await attempt(client);
-            }
-            catch (Exception e) when (i < 300 && e is HttpRequestException or TaskCanceledException or Xunit.Sdk.XunitException)
-            {
-                await Task.Delay(50);
-            }
-        }
-    }
 }
