@@ -51,6 +51,13 @@ public sealed class BankCrashTests : IAsyncLifetime
     {
         var expected = new Dictionary<string, string>();
 
+        // A participant is down before the prepare reaches it: the coordinator keeps asking until it is back.
+        _a.Kill();
+        await Begin("a-down-before-prepare");
+        await Until(async () => Participant(await View("a-down-before-prepare"), "bank-b").GetProperty("vote").GetString() == "commit", "bank B's vote");
+        await _a.RestartAsync();
+        expected["a-down-before-prepare"] = await WaitForFinished("a-down-before-prepare");
+
         // A participant crashes before its vote is journaled (the hold was written): restarted, it is asked again.
         await _b.Faults(prepare: "exit-before-vote");
         await Begin("b-exits-before-vote");
