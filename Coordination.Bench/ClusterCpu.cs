@@ -33,6 +33,6 @@ public static class ClusterCpu
             return [];
         }
 
-        return [.. Directory.GetFiles(directory, "silo-*.pid").Select(f => int.Parse(File.ReadAllText(f).Trim(), CultureInfo.InvariantCulture))];
+        return [.. Directory.GetFiles(directory, "*.pid").Select(f => int.Parse(File.ReadAllText(f).Trim(), CultureInfo.InvariantCulture))];
     }
 }

@@ -5,23 +5,30 @@ using Coordination.Bench;
 //   dotnet run -c Release --project Coordination.Bench -- --workloads config-put,get-linearizable --clients 1,16,64,256 --seconds 10
 // Options: --endpoints (default 127.0.0.1:5081..5083), --workloads (or all), --clients, --seconds,
 //          --json FILE (JSON lines), --cluster-dir (pid files, for CPU seconds and the failover kill; default data/cluster),
+//          --target etcd (the same workloads against etcd's JSON gateway; scripts/etcd-cluster.sh, --cluster-dir data/etcd),
 //          --warmup SECONDS (default 3: each workload first runs unmeasured (at up to 64 clients), so the
 //          silos' JIT has tiered up, as a long-running service's has).
 var arguments = ParseArguments(args);
-var endpoints = arguments.GetValueOrDefault("endpoints", "http://127.0.0.1:5081,http://127.0.0.1:5082,http://127.0.0.1:5083")
+var endpoints = arguments.GetValueOrDefault("endpoints", arguments.GetValueOrDefault("target") == "etcd" ? "http://127.0.0.1:2379,http://127.0.0.1:22379,http://127.0.0.1:32379" : "http://127.0.0.1:5081,http://127.0.0.1:5082,http://127.0.0.1:5083")
     .Split(',', StringSplitOptions.RemoveEmptyEntries).Select(e => new Uri(e)).ToArray();
 var workloads = arguments.GetValueOrDefault("workloads", "all") is "all" ? Workloads.Names : arguments["workloads"].Split(',');
 var sweep = arguments.GetValueOrDefault("clients", "1,16,64,256").Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray();
 var duration = TimeSpan.FromSeconds(double.Parse(arguments.GetValueOrDefault("seconds", "10"), CultureInfo.InvariantCulture));
 var clusterDirectory = arguments.GetValueOrDefault("cluster-dir", "data/cluster");
 var jsonPath = arguments.GetValueOrDefault("json");
+var target = arguments.GetValueOrDefault("target", "coordination");
+if (target is not ("coordination" or "etcd"))
+{
+    throw new ArgumentException("--target is coordination or etcd");
+}
+
 var warmup = TimeSpan.FromSeconds(double.Parse(arguments.GetValueOrDefault("warmup", "3"), CultureInfo.InvariantCulture));
 
 using var cluster = new RestCluster(endpoints);
-await cluster.DiscoverLeaderAsync();
-var runner = new Workloads(cluster, duration, ClusterCpu.PidsFrom(clusterDirectory), Directory.Exists(clusterDirectory) ? clusterDirectory : null);
+await (target == "etcd" ? cluster.DiscoverEtcdLeaderAsync() : cluster.DiscoverLeaderAsync());
+var runner = new Workloads(cluster, duration, ClusterCpu.PidsFrom(clusterDirectory), Directory.Exists(clusterDirectory) ? clusterDirectory : null, target);
 Console.WriteLine(LoadResult.TableHeader);
-var warmupRunner = new Workloads(cluster, warmup, [], null);
+var warmupRunner = new Workloads(cluster, warmup, [], null, target);
 foreach (var workload in workloads)
 {
     if (warmup > TimeSpan.Zero && workload != "failover")

@@ -50,6 +50,32 @@ public sealed class RestCluster : IDisposable
         throw new InvalidOperationException("no leader found");
     }
 
+    /// <summary>etcd: asks each endpoint's status for the leader and sends writes there.</summary>
+    public async Task<Uri> DiscoverEtcdLeaderAsync(CancellationToken cancellation = default)
+    {
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            foreach (var endpoint in _endpoints)
+            {
+                try
+                {
+                    var status = await SendAsync(HttpMethod.Post, "/v3/maintenance/status", new { }, endpoint, cancellation);
+                    if (status.GetProperty("leader").GetString() == status.GetProperty("header").GetProperty("member_id").GetString())
+                    {
+                        return Leader = endpoint;
+                    }
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                }
+            }
+
+            await Task.Delay(50, cancellation);
+        }
+
+        throw new InvalidOperationException("no etcd leader found");
+    }
+
     public Uri AnyEndpoint() => _endpoints[(int)((uint)Interlocked.Increment(ref _next) % _endpoints.Length)];
 
     public async Task<JsonElement> SendAsync(HttpMethod method, string path, object? body = null, Uri? at = null, CancellationToken cancellation = default)

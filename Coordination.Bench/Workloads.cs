@@ -4,11 +4,11 @@ using System.Diagnostics;
 namespace Coordination.Bench;
 
 /// <summary>The workloads of issue 8, each run at one concurrency for a fixed time.</summary>
-public sealed class Workloads(RestCluster cluster, TimeSpan duration, IReadOnlyList<int> siloPids, string? clusterDirectory)
+public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IReadOnlyList<int> siloPids, string? clusterDirectory, string target = "coordination")
 {
     public static readonly string[] Names = ["config-put", "get-linearizable", "get-stale", "lock-cycle", "lock-contended", "watch-latency", "keepalive", "txn-internal", "txn-2pc", "failover"];
 
-    public Task<LoadResult> RunAsync(string workload, int clients) => workload switch
+    public Task<LoadResult> RunAsync(string workload, int clients) => target == "etcd" ? RunOnEtcdAsync(workload, clients) : workload switch
     {
         "config-put" => Loop(workload, clients, _ => Task.CompletedTask, (i, n) => cluster.SendAsync(HttpMethod.Put, $"/v1/config/bench-put-{i}", new { value = n })),
         "get-linearizable" => Loop(workload, clients, Seed, (_, _) => cluster.SendAsync(HttpMethod.Get, "/v1/config/bench-get", at: cluster.AnyEndpoint())),
