@@ -118,10 +118,16 @@ public sealed partial class WriteAheadLog
             if (kind == FrameKind.SnapshotInstalled)
             {
                 _frame.HardState(hardState);
+            }
+
+            // Only after the frame: if it rotates, the new segment's start frame must record the
+            // state the previous segment ends with, not the one this frame is about to record.
+            AppendFrame(_frame, 0);
+            if (kind == FrameKind.SnapshotInstalled)
+            {
                 _durableHardState = hardState;
             }
 
-            AppendFrame(_frame, 0);
             _durableSnapshot = (snapshot.Metadata.Index, snapshot.Metadata.Term);
         }
 
@@ -269,7 +275,7 @@ public sealed partial class WriteAheadLog
                 {
                     // The same state seen from both sides of a rotation.
                     Invariant.Require(hardState == replay.HardState && baseIndex == replay.BaseIndex && baseTerm == replay.BaseTerm,
-                        "a segment's start disagrees with the end of the segment before it");
+                        $"a segment's start ({hardState}, snapshot {baseIndex}/{baseTerm}) disagrees with the end of the segment before it ({replay.HardState}, snapshot {replay.BaseIndex}/{replay.BaseTerm})");
                 }
 
                 break;
