@@ -371,6 +371,7 @@ public sealed partial class RaftNode
             Role = Role,
             Leader = Leader,
             Term = Term,
+            TermAndVoteDurable = hardState.Term == _persistedHardState.Term && hardState.Vote == _persistedHardState.Vote,
         };
         _outbox = [];
         _readStates = [];

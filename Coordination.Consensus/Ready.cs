@@ -53,14 +53,18 @@ public sealed class Ready
     /// <summary>True when the persisted state changed: the host must sync (before sending, unless <see cref="MaySendBeforePersist"/>).</summary>
     public bool MustSync => HardState is not null || Entries.Count > 0 || Snapshot is not null;
 
+    /// <summary>True when the term and vote in force were persisted by an earlier Ready (this one does not change them).</summary>
+    public bool TermAndVoteDurable { get; init; }
+
     /// <summary>
     /// True when <see cref="Messages"/> may be sent before this Ready is persisted, so the leader
-    /// writes its own entries in parallel with replicating them (dissertation §10.2.1). A leader's
-    /// messages promise nothing about its own disk (its term and vote were persisted before it
-    /// could win the election, and it grants no votes), and it counts its own copy toward the
-    /// commit index only while processing acknowledgements, which the host does after this Ready
-    /// is persisted and before the next. Every other role persists first: its votes and
-    /// acknowledgements promise durable state.
+    /// writes its own entries in parallel with replicating them (dissertation §10.2.1). Only for a
+    /// leader whose term and vote are already on disk: a single voter wins its election within one
+    /// step, and if it sent entries of a term it had not persisted and then crashed, it could win
+    /// that term again and write different entries at the same indexes. A leader grants no votes,
+    /// and it counts its own copy toward the commit index only after <see cref="RaftNode.Advance"/>,
+    /// so its messages promise nothing about its own disk. Every other role persists first: its
+    /// votes and acknowledgements promise durable state.
     /// </summary>
-    public bool MaySendBeforePersist => Role == RaftRole.Leader;
+    public bool MaySendBeforePersist => Role == RaftRole.Leader && TermAndVoteDurable;
 }

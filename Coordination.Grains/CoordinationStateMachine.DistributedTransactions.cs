@@ -180,9 +180,21 @@ public sealed partial class CoordinationStateMachine
         GrainInvariant.Require(!commit || transaction.Participants.All(p => p.Vote == ParticipantVote.Commit), $"Commit of '{transaction.Id}' without every commit vote.");
         _deadlines.Remove(transaction.PrepareDeadline);
         transaction.State = commit ? DistributedTransactionState.Committing : DistributedTransactionState.Aborting;
-        transaction.Reason = reason.Length > Limits.TransactionReasonLengthMax ? reason[..Limits.TransactionReasonLengthMax] : reason;
+        transaction.Reason = Truncate(reason, Limits.TransactionReasonLengthMax);
         transaction.DecidedMs = _step.NowMs;
         FinishIfAcknowledged(transaction);
+    }
+
+    /// <summary>Cuts at a character boundary: half a surrogate pair would read back differently from a snapshot.</summary>
+    private static string Truncate(string text, int lengthMax)
+    {
+        if (text.Length <= lengthMax)
+        {
+            return text;
+        }
+
+        var end = char.IsHighSurrogate(text[lengthMax - 1]) ? lengthMax - 1 : lengthMax;
+        return text[..end];
     }
 
     private void FinishIfAcknowledged(DistributedTransaction transaction)

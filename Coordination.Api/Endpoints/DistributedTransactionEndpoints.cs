@@ -170,8 +170,9 @@ internal static class DistributedTransactionEndpoints
             {
                 body = await http.Request.ReadFromJsonAsync<AbortDistributedTransactionRequest>(http.RequestAborted);
             }
-            catch (JsonException e)
+            catch (Exception e) when (e is JsonException or InvalidOperationException)
             {
+                // InvalidOperationException: the body is not declared as JSON.
                 return Problems.Create(400, "malformed-json", e.Message);
             }
         }

@@ -83,7 +83,18 @@ internal static class LockEndpoints
 
                 if (page.Compacted)
                 {
-                    return Problems.Create(504, "timeout", "The lock's event history moved on while waiting; inspect the lock to learn the outcome.");
+                    // This waiter sleeps until its own events, so on a busy silo the bounded history
+                    // can move past its position: decide from the lock's state instead.
+                    var (info, _) = await gateway.ReadAsync(sm => sm.GetLock(name), ReadConsistency.Stale, timeout.Token);
+                    if (info.Holders.FirstOrDefault(h => h.SessionId == body.SessionId) is { } holder)
+                    {
+                        return TypedResults.Ok(new LockGrantResponse(name, holder.Token));
+                    }
+
+                    if (!info.Waiters.Any(w => w.SessionId == body.SessionId))
+                    {
+                        return Problems.Create(409, "lock-wait-timeout", $"Lock '{name}' was not granted within {body.WaitMs} ms (or the session ended).");
+                    }
                 }
 
                 after = page.ResumeAfter;

@@ -31,6 +31,31 @@ public class ReplicationTests
     }
 
     [Fact]
+    public void A_leader_sends_before_persisting_only_once_its_term_and_vote_are_on_disk()
+    {
+        // A single voter with a learner wins its election within one step: the Ready that makes it
+        // leader also carries its new term and vote, and an append to the learner. Sent before that
+        // hard state is synced, a crash could let it win the same term again with different entries.
+        var node = new RaftHarness(1, new Membership([1], [2]), o => o with { PreVote = false });
+        node.Node.Campaign();
+        var first = node.Node.GetReady();
+        Assert.Equal(RaftRole.Leader, first.Role);
+        Assert.NotNull(first.HardState);
+        Assert.Contains(first.Messages, m => m.Kind == MessageKind.Append && m.To == 2);
+        Assert.False(first.MaySendBeforePersist);
+        node.Storage.Save(first.HardState, first.Entries);
+        node.Node.Advance(first);
+        node.Drain();
+
+        Assert.Equal(ProposalResult.Accepted, node.Node.Propose(new byte[] { 1, 2, 3 }));
+        var next = node.Node.GetReady();
+        Assert.Equal(RaftRole.Leader, next.Role);
+        Assert.True(next.MaySendBeforePersist);
+        node.Storage.Save(next.HardState, next.Entries);
+        node.Node.Advance(next);
+    }
+
+    [Fact]
     public void Raft_5_3_a_follower_rejects_an_append_whose_previous_entry_does_not_match_and_hints_where_to_retry()
     {
         var follower = new RaftHarness(1, Voters(1, 2, 3));
