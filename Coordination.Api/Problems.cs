@@ -79,6 +79,7 @@ public static class Problems
         "idempotency-key-reused" => "Idempotency key reused",
         "no-leader" => "No leader",
         "overloaded" => "Overloaded",
+        "revision-not-applied" => "Revision not applied yet",
         "timeout" => "Outcome unknown",
         _ => "Error",
     };

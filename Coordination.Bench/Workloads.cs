@@ -6,7 +6,7 @@ namespace Coordination.Bench;
 /// <summary>The workloads of issue 8, each run at one concurrency for a fixed time.</summary>
 public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IReadOnlyList<int> siloPids, string? clusterDirectory, string target = "coordination")
 {
-    public static readonly string[] Names = ["config-put", "get-linearizable", "get-stale", "lock-cycle", "lock-contended", "watch-latency", "keepalive", "txn-internal", "txn-2pc", "failover"];
+    public static readonly string[] Names = ["config-put", "get-linearizable", "get-stale", "lock-cycle", "lock-contended", "lock-contended-txn", "watch-latency", "keepalive", "txn-internal", "txn-2pc", "failover"];
 
     public Task<LoadResult> RunAsync(string workload, int clients) => target == "etcd" ? RunOnEtcdAsync(workload, clients) : workload switch
     {
@@ -14,7 +14,8 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
         "get-linearizable" => Loop(workload, clients, Seed, (_, _) => cluster.SendAsync(HttpMethod.Get, "/v1/config/bench-get", at: cluster.AnyEndpoint())),
         "get-stale" => Loop(workload, clients, Seed, (_, _) => cluster.SendAsync(HttpMethod.Get, "/v1/config/bench-get?consistency=stale", at: cluster.AnyEndpoint())),
         "lock-cycle" => LockCycle(clients),
-        "lock-contended" => LockContended(clients),
+        "lock-contended" => LockContended(clients, oneStepRelease: false),
+        "lock-contended-txn" => LockContended(clients, oneStepRelease: true),
         "watch-latency" => WatchLatency(clients),
         "keepalive" => KeepAlive(clients),
         "txn-internal" => Loop(workload, clients, _ => Task.CompletedTask, (i, n) => cluster.SendAsync(HttpMethod.Post, "/v1/transactions", new
@@ -81,22 +82,42 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
     }
 
     /// <summary>
-    /// N clients, one lock: each holder reads a counter and writes it back plus one with a fenced put.
+    /// N clients, one lock: each holder reads a counter and writes it back plus one, fenced.
     /// The final count must equal the number of grants: the fencing check of the whole path.
+    /// Four requests per holder (acquire, linearizable get, fenced put, release), or with
+    /// <paramref name="oneStepRelease"/> three: acquire, a read at the grant's revision (the token),
+    /// and one transaction that writes and releases (the idiomatic end of a critical section, as an
+    /// etcd txn deleting the lock key or a ZooKeeper multi deleting the lock node).
     /// </summary>
-    private async Task<LoadResult> LockContended(int clients)
+    private async Task<LoadResult> LockContended(int clients, bool oneStepRelease)
     {
+        var workload = oneStepRelease ? "lock-contended-txn" : "lock-contended";
         var sessions = new ulong[clients];
         var name = $"bench-contended-{Guid.NewGuid():N}";
         long grants = 0;
         await cluster.SendAsync(HttpMethod.Put, $"/v1/config/{name}", new { value = 0 });
-        var result = await Loop("lock-contended", clients, async i => sessions[i] = await SessionAsync(), async (i, _) =>
+        var result = await Loop(workload, clients, async i => sessions[i] = await SessionAsync(), async (i, _) =>
         {
             var token = (await cluster.SendAsync(HttpMethod.Post, $"/v1/locks/{name}/acquire", new { sessionId = sessions[i], waitMs = 30_000 })).GetProperty("token").GetUInt64();
             Interlocked.Increment(ref grants);
-            var count = (await cluster.SendAsync(HttpMethod.Get, $"/v1/config/{name}")).GetProperty("value").GetInt64();
-            await cluster.SendAsync(HttpMethod.Put, $"/v1/config/{name}/fenced", new { value = count + 1, lockName = name, token });
-            await cluster.SendAsync(HttpMethod.Post, $"/v1/locks/{name}/release", new { sessionId = sessions[i], token });
+            if (oneStepRelease)
+            {
+                var count = (await cluster.SendAsync(HttpMethod.Get, $"/v1/config/{name}?consistency=stale&minRevision={token}")).GetProperty("value").GetInt64();
+                await cluster.SendAsync(HttpMethod.Post, "/v1/transactions", new
+                {
+                    operations = new object[]
+                    {
+                        new { type = "put", name, value = (object)(count + 1) },
+                        new { type = "release", name, sessionId = sessions[i], token },
+                    },
+                });
+            }
+            else
+            {
+                var count = (await cluster.SendAsync(HttpMethod.Get, $"/v1/config/{name}")).GetProperty("value").GetInt64();
+                await cluster.SendAsync(HttpMethod.Put, $"/v1/config/{name}/fenced", new { value = count + 1, lockName = name, token });
+                await cluster.SendAsync(HttpMethod.Post, $"/v1/locks/{name}/release", new { sessionId = sessions[i], token });
+            }
         });
         var final = (await cluster.SendAsync(HttpMethod.Get, $"/v1/config/{name}")).GetProperty("value").GetInt64();
         return result with { Note = final == grants ? $"count {final} = grants" : $"LOST UPDATES: count {final}, grants {grants}" };

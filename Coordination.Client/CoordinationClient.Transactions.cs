@@ -43,6 +43,7 @@ public sealed partial class CoordinationClient
         PutOperation o => new TransactionOperationWire("put", o.Name, o.Value, null),
         DeleteOperation o => new TransactionOperationWire("delete", o.Name, null, null),
         NextOperation o => new TransactionOperationWire("next", o.Name, null, o.Count),
+        ReleaseLockOperation o => new TransactionOperationWire("release", o.LockName, null, null, o.SessionId, o.Token),
         _ => throw new ArgumentException($"Unknown transaction operation {operation}.", nameof(operation)),
     };
 }

@@ -33,6 +33,7 @@ public sealed partial class CoordinationStateMachine
                 ReserveSequenceOperation r => (GrainKind.Sequence, r.Name),
                 PutConfigOperation p => (GrainKind.Config, p.Name),
                 DeleteConfigOperation d => (GrainKind.Config, d.Name),
+                ReleaseLockOperation l => (GrainKind.Lock, l.LockName),
                 _ => throw new ArgumentException($"{operation.GetType().Name} is not a transaction operation.", nameof(t)),
             };
             if (!touched.Add(key))
@@ -54,6 +55,7 @@ public sealed partial class CoordinationStateMachine
                 PutConfigOperation p => Route(_configs, p.Name, new PutConfig(p.Name, p.Value), static (s, c, step) => ConfigGrain.Put(s, c, step)),
                 DeleteConfigOperation d => Route(_configs, d.Name, new DeleteConfig(d.Name), static (s, c, step) => ConfigGrain.Delete(s, c, step)),
                 ReserveSequenceOperation r => Route(_sequences, r.Name, new ReserveSequence(r.Name, r.Count), static (s, c, step) => SequenceGrain.Reserve(s, c, step)),
+                ReleaseLockOperation l => Route(_locks, l.LockName, new ReleaseLock(l.LockName, l.SessionId, l.Token), static (s, c, step) => LockGrain.Release(s, c, step)),
                 _ => throw new ArgumentException("unreachable", nameof(t)),
             };
             GrainInvariant.Require(results[i] is not Rejected, $"Transaction operation {i} was refused after its checks passed: {results[i]}.");
@@ -123,6 +125,13 @@ public sealed partial class CoordinationStateMachine
                 }
 
                 return SequenceGrain.Check(sequence, r.Name, r.Count);
+            case ReleaseLockOperation l:
+                if (!Names.IsValid(l.LockName))
+                {
+                    return new Rejected(ErrorCode.InvalidName, $"'{l.LockName}' is not a valid lock name.");
+                }
+
+                return LockGrain.CheckRelease(_locks.Find(l.LockName), l.LockName, l.SessionId, l.Token);
             default:
                 return new Rejected(ErrorCode.InvalidArgument, $"{operation.GetType().Name} is not a transaction operation.");
         }

@@ -13,6 +13,9 @@ internal static class GatewayCalls
     public const int IdempotencyKeyLengthMax = 128;
     public const string RevisionHeader = "X-Coordination-Revision";
 
+    /// <summary>How long a read with <c>minRevision</c> waits for this silo to apply that revision.</summary>
+    public static readonly TimeSpan MinRevisionWait = TimeSpan.FromSeconds(5);
+
     /// <summary>Replicates a command and maps its result: a rejection becomes its problem, a fact goes to <paramref name="onApplied"/>.</summary>
     public static async Task<IResult> Execute(HttpContext http, ICoordinationGateway gateway, Command command, Func<CommandResult, IResult> onApplied)
     {
@@ -52,6 +55,18 @@ internal static class GatewayCalls
                 return Problems.Validation("consistency", "consistency is 'linearizable' or 'stale'.");
         }
 
+        var minRevision = 0UL;
+        if (http.Request.Query.TryGetValue("minRevision", out var minRevisionText)
+            && !ulong.TryParse(minRevisionText.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out minRevision))
+        {
+            return Problems.Validation("minRevision", "minRevision is a revision (a non-negative integer).");
+        }
+
+        if (minRevision > 0 && !await ReachedAsync(gateway, minRevision, http.RequestAborted))
+        {
+            return Problems.Create(503, "revision-not-applied", $"This silo has not applied revision {minRevision} within {MinRevisionWait.TotalMilliseconds:0} ms (MinRevisionWait); retry, or ask another silo.");
+        }
+
         var (value, meta) = await gateway.ReadAsync(query, level, http.RequestAborted);
         var headers = http.Response.Headers;
         headers[RevisionHeader] = meta.AppliedIndex.ToString(CultureInfo.InvariantCulture);
@@ -66,6 +81,26 @@ internal static class GatewayCalls
         }
 
         return map(value);
+    }
+
+    /// <summary>
+    /// Waits until this silo has applied <paramref name="revision"/> (at most <see cref="MinRevisionWait"/>).
+    /// A read after that reflects every write up to that revision even when stale: read-your-writes,
+    /// or a lock holder reading what the previous holder wrote, without a round to the other silos.
+    /// </summary>
+    private static async Task<bool> ReachedAsync(ICoordinationGateway gateway, ulong revision, CancellationToken cancellation)
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        wait.CancelAfter(MinRevisionWait);
+        try
+        {
+            await gateway.WaitForRevisionAsync(revision - 1, wait.Token);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            return false;
+        }
     }
 
     /// <summary>The raw UTF-8 bytes of a JSON value from a request (null when absent).</summary>

@@ -8,11 +8,11 @@ namespace Coordination.Api.Endpoints;
 
 public sealed record TransactionConditionDto(string? Type, string? Name, long? Version, string? LockName, ulong? Token);
 
-public sealed record TransactionOperationDto(string? Type, string? Name, JsonElement? Value, int? Count);
+public sealed record TransactionOperationDto(string? Type, string? Name, JsonElement? Value, int? Count, ulong? SessionId = null, ulong? Token = null);
 
 public sealed record TransactionRequest(IReadOnlyList<TransactionConditionDto>? Conditions, IReadOnlyList<TransactionOperationDto>? Operations);
 
-public sealed record TransactionResultDto(string Type, string Name, long? Version = null, ulong? Revision = null, ulong? First = null, int? Count = null);
+public sealed record TransactionResultDto(string Type, string Name, long? Version = null, ulong? Revision = null, ulong? First = null, int? Count = null, ulong? Token = null, int? WaitersGranted = null);
 
 public sealed record TransactionResponse(ulong Revision, IReadOnlyList<TransactionResultDto> Results);
 
@@ -53,11 +53,12 @@ internal static class TransactionEndpoints
                 "put" when o.Name is not null && GatewayCalls.JsonBytes(o.Value) is { } value => new PutConfigOperation(o.Name, value),
                 "delete" when o.Name is not null => new DeleteConfigOperation(o.Name),
                 "next" when o.Name is not null => new ReserveSequenceOperation(o.Name, o.Count ?? 1),
+                "release" when o.Name is not null && o.SessionId is not null && o.Token is not null => new ReleaseLockOperation(o.Name, o.SessionId.Value, o.Token.Value),
                 _ => null,
             };
             if (operation is null)
             {
-                return Invalid($"operations[{i}]", "An operation is {type: put, name, value}, {type: delete, name} or {type: next, name, count}.");
+                return Invalid($"operations[{i}]", "An operation is {type: put, name, value}, {type: delete, name}, {type: next, name, count} or {type: release, name, sessionId, token}.");
             }
 
             operations.Add(operation);
@@ -81,6 +82,7 @@ internal static class TransactionEndpoints
         ConfigPut put => new TransactionResultDto("put", put.Name, put.Version, put.Revision),
         ConfigDeleted deleted => new TransactionResultDto("delete", deleted.Name, deleted.Version),
         SequenceReserved reserved => new TransactionResultDto("next", reserved.Name, First: reserved.First, Count: reserved.Count),
+        LockReleased released => new TransactionResultDto("release", released.Name, Token: released.Token, WaitersGranted: released.WaitersGranted),
         _ => throw new InvalidOperationException($"unexpected transaction result {result}"),
     };
 

@@ -17,9 +17,10 @@ internal static class TransactionCommands
         var put = Many("--put", "NAME=JSON: write config NAME");
         var delete = Many("--delete", "NAME: delete config NAME");
         var next = Many("--next", "NAME or NAME=COUNT: take COUNT (default 1) values of sequence NAME");
-        var command = new Command("txn", "Apply puts, deletes and sequence takes all or nothing, under conditions (operations run as puts, deletes, nexts)")
+        var release = Many("--release", "LOCK=SESSION:TOKEN: release that hold of lock LOCK in the same step (refused unless it is current)");
+        var command = new Command("txn", "Apply puts, deletes, sequence takes and lock releases all or nothing, under conditions (operations run as puts, deletes, nexts, releases)")
         {
-            ifVersion, ifAbsent, ifToken, put, delete, next,
+            ifVersion, ifAbsent, ifToken, put, delete, next, release,
         };
         command.SetAction(cli.Run(async run =>
         {
@@ -54,6 +55,17 @@ internal static class TransactionCommands
             {
                 var (name, count) = item.Contains('=', StringComparison.Ordinal) ? Pair(item, "--next") : (item, "1");
                 builder.Next(name, checked((int)Number(count, "--next")));
+            }
+
+            foreach (var (name, hold) in run.Get(release).Select(v => Pair(v, "--release")))
+            {
+                var colon = hold.IndexOf(':', StringComparison.Ordinal);
+                if (colon < 0)
+                {
+                    throw new FormatException($"--release takes LOCK=SESSION:TOKEN, not '{name}={hold}'.");
+                }
+
+                builder.ReleaseLock(name, Number(hold[..colon], "--release"), Number(hold[(colon + 1)..], "--release"));
             }
 
             Transaction transaction;

@@ -37,6 +37,12 @@ public sealed record DeleteOperation(string Name) : TransactionOperation;
 public sealed record NextOperation(string Name, int Count) : TransactionOperation;
 
 /// <summary>
+/// Releases session <paramref name="SessionId"/>'s hold <paramref name="Token"/> of lock <paramref name="LockName"/>
+/// in the same entry as the other operations: write what the lock guards and let go in one step.
+/// </summary>
+public sealed record ReleaseLockOperation(string LockName, long SessionId, long Token) : TransactionOperation;
+
+/// <summary>
 /// An internal transaction: conditions and operations the cluster applies all or nothing, in one log entry
 /// (<c>POST /v1/transactions</c>). Build one with <see cref="TransactionBuilder"/>; commit it with
 /// <see cref="CoordinationClient.CommitTransactionAsync"/>. Immutable.
@@ -112,6 +118,26 @@ public sealed class TransactionBuilder
         return Add(new NextOperation(name, count));
     }
 
+    /// <summary>Releases the hold <paramref name="token"/> of session <paramref name="sessionId"/> on lock <paramref name="lockName"/>.</summary>
+    public TransactionBuilder ReleaseLock(string lockName, long sessionId, long token)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(lockName);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sessionId);
+        ArgumentOutOfRangeException.ThrowIfNegative(token);
+        return Add(new ReleaseLockOperation(lockName, sessionId, token));
+    }
+
+    /// <summary>
+    /// Releases <paramref name="held"/> in the same step as the other operations. The release is refused
+    /// unless the hold is still current, so the whole transaction is fenced by it: the usual end of a
+    /// critical section, one write instead of two.
+    /// </summary>
+    public TransactionBuilder ReleaseLock(LockHandle held)
+    {
+        ArgumentNullException.ThrowIfNull(held);
+        return ReleaseLock(held.Name, held.Session.Id, held.Token);
+    }
+
     /// <summary>The transaction as built so far.</summary>
     /// <exception cref="InvalidOperationException">No operation, or more than the silo accepts.</exception>
     public Transaction Build()
@@ -140,7 +166,7 @@ public sealed class TransactionBuilder
 /// <summary>What one operation did: for a put or delete the document version, for a next the values taken.</summary>
 public sealed record TransactionOperationResult
 {
-    /// <summary><c>put</c>, <c>delete</c> or <c>next</c>.</summary>
+    /// <summary><c>put</c>, <c>delete</c>, <c>next</c> or <c>release</c>.</summary>
     public string Type { get; init; } = "";
 
     public string Name { get; init; } = "";
@@ -156,6 +182,12 @@ public sealed record TransactionOperationResult
 
     /// <summary>How many values were taken (next).</summary>
     public int? Count { get; init; }
+
+    /// <summary>The released hold's fencing token (release).</summary>
+    public long? Token { get; init; }
+
+    /// <summary>Waiters granted the lock by the release (release).</summary>
+    public int? WaitersGranted { get; init; }
 }
 
 /// <summary>A committed internal transaction: the one revision every change carries, and one result per operation, in order.</summary>

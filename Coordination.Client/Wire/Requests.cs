@@ -59,7 +59,7 @@ internal sealed record Empty;
 
 internal sealed record TransactionConditionWire(string Type, string? Name, long? Version, string? LockName, long? Token);
 
-internal sealed record TransactionOperationWire(string Type, string Name, JsonElement? Value, int? Count);
+internal sealed record TransactionOperationWire(string Type, string Name, JsonElement? Value, int? Count, long? SessionId = null, long? Token = null);
 
 internal sealed record TransactionRequest(IReadOnlyList<TransactionConditionWire> Conditions, IReadOnlyList<TransactionOperationWire> Operations);
 

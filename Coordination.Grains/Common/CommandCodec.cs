@@ -163,7 +163,7 @@ public static class CommandCodec
     }
 
     // Condition and operation tags, stored in the log: never renumbered.
-    private const byte ConfigVersionIsTag = 1, LockTokenIsTag = 2, PutConfigTag = 1, DeleteConfigTag = 2, ReserveSequenceTag = 3;
+    private const byte ConfigVersionIsTag = 1, LockTokenIsTag = 2, PutConfigTag = 1, DeleteConfigTag = 2, ReserveSequenceTag = 3, ReleaseLockTag = 4;
 
     private static void EncodeTransaction(BinaryEncoder e, ApplyTransaction t)
     {
@@ -206,6 +206,12 @@ public static class CommandCodec
                     e.WriteString(r.Name);
                     e.WriteInt32(r.Count);
                     break;
+                case ReleaseLockOperation l:
+                    e.WriteByte(ReleaseLockTag);
+                    e.WriteString(l.LockName);
+                    e.WriteUInt64(l.SessionId);
+                    e.WriteUInt64(l.Token);
+                    break;
                 default:
                     throw new ArgumentException($"{operation.GetType().Name} cannot be encoded.", nameof(t));
             }
@@ -234,6 +240,7 @@ public static class CommandCodec
                 PutConfigTag => new PutConfigOperation(d.ReadString(nameBytesMax), d.ReadBytes(Limits.CommandBytesMax)),
                 DeleteConfigTag => new DeleteConfigOperation(d.ReadString(nameBytesMax)),
                 ReserveSequenceTag => new ReserveSequenceOperation(d.ReadString(nameBytesMax), d.ReadInt32()),
+                ReleaseLockTag => new ReleaseLockOperation(d.ReadString(nameBytesMax), d.ReadUInt64(), d.ReadUInt64()),
                 var tag => throw new CorruptDataException($"Unknown transaction operation tag {tag}."),
             };
         }

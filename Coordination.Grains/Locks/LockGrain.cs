@@ -65,20 +65,29 @@ internal static class LockGrain
         return new LockQueued(c.Name, state.WaiterCount - 1);
     }
 
-    public static CommandResult Release(LockState state, ReleaseLock c, StepContext ctx)
+    /// <summary>Why a release would be refused (null: it would succeed); shared by release and transactions.</summary>
+    public static Rejected? CheckRelease(LockState? state, string name, ulong sessionId, ulong token)
     {
-        var index = state.HolderIndex(c.SessionId);
+        var index = state?.HolderIndex(sessionId) ?? -1;
         if (index < 0)
         {
-            return new Rejected(ErrorCode.LockNotHeld, $"Session {c.SessionId} does not hold lock '{c.Name}'.");
+            return new Rejected(ErrorCode.LockNotHeld, $"Session {sessionId} does not hold lock '{name}'.");
         }
 
-        var holder = state.Holders[index];
-        if (holder.Token != c.Token)
+        return state!.Holders[index].Token == token
+            ? null
+            : new Rejected(ErrorCode.WrongToken, $"Lock '{name}' is held by session {sessionId} with another token.");
+    }
+
+    public static CommandResult Release(LockState state, ReleaseLock c, StepContext ctx)
+    {
+        if (CheckRelease(state, c.Name, c.SessionId, c.Token) is { } refused)
         {
-            return new Rejected(ErrorCode.WrongToken, $"Lock '{c.Name}' is held by session {c.SessionId} with another token.");
+            return refused;
         }
 
+        var index = state.HolderIndex(c.SessionId);
+        var holder = state.Holders[index];
         RemoveHolder(state, c.Name, index, EventType.LockReleased, ctx);
         ctx.Sessions.Detach(c.SessionId, Kind, c.Name);
         return new LockReleased(c.Name, holder.Token, GrantWaiters(state, c.Name, ctx));

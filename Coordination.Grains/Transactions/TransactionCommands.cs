@@ -19,6 +19,13 @@ public sealed record DeleteConfigOperation(string Name) : TransactionOperation;
 public sealed record ReserveSequenceOperation(string Name, int Count) : TransactionOperation;
 
 /// <summary>
+/// Releases the session's hold of a lock (as <see cref="ReleaseLock"/>) in the same entry as the
+/// other operations: a holder writes what it guarded and lets go in one step, and the next waiter's
+/// grant (in this entry too) sees the write.
+/// </summary>
+public sealed record ReleaseLockOperation(string LockName, ulong SessionId, ulong Token) : TransactionOperation;
+
+/// <summary>
 /// Applies every operation or none, in one log entry (so every change carries the same revision):
 /// if any condition fails or any operation would be refused, nothing changes. Each grain appears
 /// at most once among the operations.

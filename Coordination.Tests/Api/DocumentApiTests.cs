@@ -116,6 +116,47 @@ public sealed class TransactionAndNameApiTests(SiloFactory silo) : IClassFixture
     }
 
     [Fact]
+    public async Task A_transaction_can_write_and_release_a_lock_in_one_step_and_the_next_holder_reads_it_at_its_token()
+    {
+        var client = await silo.ReadyClientAsync();
+        var first = (await (await client.Post("/v1/sessions", new { ttlMs = 30_000 })).Json(HttpStatusCode.Created)).GetProperty("sessionId").GetUInt64();
+        var second = (await (await client.Post("/v1/sessions", new { ttlMs = 30_000 })).Json(HttpStatusCode.Created)).GetProperty("sessionId").GetUInt64();
+        var token = (await (await client.Post("/v1/locks/tx-lock/acquire", new { sessionId = first })).Json(HttpStatusCode.OK)).GetProperty("token").GetUInt64();
+        var waiting = client.Post("/v1/locks/tx-lock/acquire", new { sessionId = second, waitMs = 20_000 });
+
+        Assert.Equal("validation", await (await client.Post("/v1/transactions", new { operations = new object[] { new { type = "release", name = "tx-lock", sessionId = first } } })).Problem(HttpStatusCode.BadRequest));
+        Assert.Equal("wrong-token", await (await client.Post("/v1/transactions", new
+        {
+            operations = new object[] { new { type = "put", name = "tx-guarded", value = 1 }, new { type = "release", name = "tx-lock", sessionId = first, token = token + 1 } },
+        })).Problem(HttpStatusCode.Conflict));
+        Assert.Equal("not-found", await (await client.GetAsync("/v1/config/tx-guarded")).Problem(HttpStatusCode.NotFound));
+
+        var applied = await (await client.Post("/v1/transactions", new
+        {
+            operations = new object[] { new { type = "put", name = "tx-guarded", value = 1 }, new { type = "release", name = "tx-lock", sessionId = first, token } },
+        })).Json(HttpStatusCode.OK);
+        var release = applied.GetProperty("results")[1];
+        Assert.Equal(("release", token, 1), (release.GetProperty("type").GetString(), release.GetProperty("token").GetUInt64(), release.GetProperty("waitersGranted").GetInt32()));
+
+        // The waiter's grant is the transaction's entry; a stale read at that revision sees the write.
+        var granted = (await (await waiting.WaitAsync(TimeSpan.FromSeconds(30))).Json(HttpStatusCode.OK)).GetProperty("token").GetUInt64();
+        Assert.Equal(applied.GetProperty("revision").GetUInt64(), granted);
+        var read = await client.GetAsync($"/v1/config/tx-guarded?consistency=stale&minRevision={granted}");
+        Assert.Equal(1, (await read.Json(HttpStatusCode.OK)).GetProperty("value").GetInt32());
+        Assert.True(ulong.Parse(read.Headers.GetValues("X-Coordination-Revision").Single(), System.Globalization.CultureInfo.InvariantCulture) >= granted);
+    }
+
+    [Fact]
+    public async Task A_read_with_a_min_revision_this_silo_does_not_reach_is_refused_and_bad_ones_are_validation_errors()
+    {
+        var client = await silo.ReadyClientAsync();
+        Assert.Equal("validation", await (await client.GetAsync("/v1/config/tx-a?minRevision=-1")).Problem(HttpStatusCode.BadRequest));
+        Assert.Equal("validation", await (await client.GetAsync("/v1/config/tx-a?minRevision=abc")).Problem(HttpStatusCode.BadRequest));
+        // Far beyond anything written: waits MinRevisionWait, then says so.
+        Assert.Equal("revision-not-applied", await (await client.GetAsync($"/v1/config/tx-a?consistency=stale&minRevision={ulong.MaxValue}")).Problem(HttpStatusCode.ServiceUnavailable));
+    }
+
+    [Fact]
     public async Task A_name_with_a_slash_is_addressed_as_one_escaped_path_segment()
     {
         var client = await silo.ReadyClientAsync();

@@ -25,7 +25,7 @@ public class CodecAndSnapshotTests
         new RollbackConfig("app", 1, 3),
         new FencedPutConfig("app", "true"u8.ToArray(), "db", 77),
         new ReserveSequence("ids", 5),
-        new ApplyTransaction([new ConfigVersionIs("app", 2), new LockTokenIs("db", 9)], [new PutConfigOperation("app", "{}"u8.ToArray()), new DeleteConfigOperation("old"), new ReserveSequenceOperation("ids", 3)]),
+        new ApplyTransaction([new ConfigVersionIs("app", 2), new LockTokenIs("db", 9)], [new PutConfigOperation("app", "{}"u8.ToArray()), new DeleteConfigOperation("old"), new ReserveSequenceOperation("ids", 3), new ReleaseLockOperation("db", 4, 9)]),
         new BeginDistributedTransaction("transfer-1", [new ParticipantSpec("bank-a", "http://127.0.0.1:7001/tx", """{"delta":-5}"""u8.ToArray()), new ParticipantSpec("bank-b", "https://b.example/tx", "{}"u8.ToArray())], 5_000),
         new RecordParticipantVote("transfer-1", "bank-a", ParticipantVote.Abort, "insufficient funds"),
         new AbortDistributedTransaction("transfer-1", "operator"),

@@ -71,6 +71,38 @@ public class TransactionTests
     }
 
     [Fact]
+    public void A_release_in_a_transaction_lets_go_in_the_same_step_as_the_write_and_grants_the_next_waiter()
+    {
+        var first = Assert.IsType<SessionCreated>(Apply(new CreateSession(10_000))).SessionId;
+        var second = Assert.IsType<SessionCreated>(Apply(new CreateSession(10_000))).SessionId;
+        var token = Assert.IsType<LockGranted>(Apply(new AcquireLock("db", first, LockMode.Exclusive))).Token;
+        Assert.IsType<LockQueued>(Apply(new AcquireLock("db", second, LockMode.Exclusive, WaitMs: 5_000)));
+
+        var applied = Assert.IsType<TransactionApplied>(Apply(new ApplyTransaction([], [new PutConfigOperation("counter", Json("1")), new ReleaseLockOperation("db", first, token)])));
+        var released = Assert.IsType<LockReleased>(applied.Results[1]);
+        Assert.Equal((token, 1), (released.Token, released.WaitersGranted));
+        var holder = Assert.Single(_machine.GetLock("db")!.Holders);
+        // The next holder's token is the transaction's own entry: its write is visible to the new holder.
+        Assert.Equal((second, _index), (holder.SessionId, holder.Token));
+        Assert.Equal(_index, _machine.GetConfig("counter")!.Revision);
+    }
+
+    [Fact]
+    public void A_release_that_is_not_the_current_hold_refuses_the_whole_transaction()
+    {
+        var session = Assert.IsType<SessionCreated>(Apply(new CreateSession(10_000))).SessionId;
+        var token = Assert.IsType<LockGranted>(Apply(new AcquireLock("db", session, LockMode.Exclusive))).Token;
+
+        Assert.Equal(ErrorCode.WrongToken, Assert.IsType<Rejected>(Apply(new ApplyTransaction([], [new PutConfigOperation("counter", Json("1")), new ReleaseLockOperation("db", session, token + 1)]))).Code);
+        Assert.Equal(ErrorCode.LockNotHeld, Assert.IsType<Rejected>(Apply(new ApplyTransaction([], [new PutConfigOperation("counter", Json("1")), new ReleaseLockOperation("db", session + 7, token)]))).Code);
+        Assert.Equal(ErrorCode.LockNotHeld, Assert.IsType<Rejected>(Apply(new ApplyTransaction([], [new ReleaseLockOperation("never-held", session, token)]))).Code);
+        Assert.Equal(ErrorCode.InvalidArgument, Assert.IsType<Rejected>(Apply(new ApplyTransaction([], [new ReleaseLockOperation("db", session, token), new ReleaseLockOperation("db", session, token)]))).Code);
+
+        Assert.Null(_machine.GetConfig("counter"));
+        Assert.Equal(token, Assert.Single(_machine.GetLock("db")!.Holders).Token);
+    }
+
+    [Fact]
     public void Random_transactions_are_all_or_nothing()
     {
         // Property: after any transaction, either every operation took effect (versions moved, the

@@ -74,6 +74,24 @@ public sealed class TransactionClientIntegrationTests(SiloFactory silo) : IClass
     }
 
     [Fact]
+    public async Task A_transaction_releases_the_lock_with_the_write_and_only_once()
+    {
+        using var client = await ClientAsync();
+        await using var session = await client.CreateSessionAsync(TimeSpan.FromSeconds(30));
+        await using var held = await session.AcquireLockAsync("txr-lock", wait: TimeSpan.FromSeconds(5));
+
+        var committed = await client.CommitTransactionAsync(new TransactionBuilder().Put("txr-doc", Json("1")).ReleaseLock(held).Build()).WaitAsync(WaitMax);
+        Assert.Equal(("release", held.Token), (committed.Results[1].Type, committed.Results[1].Token));
+        Assert.Empty((await client.InspectLockAsync("txr-lock").WaitAsync(WaitMax)).Holders);
+
+        // The hold is gone, so a second release refuses the whole transaction: the write is fenced by it.
+        var refused = await Assert.ThrowsAsync<CoordinationException>(() =>
+            client.CommitTransactionAsync(new TransactionBuilder().Put("txr-doc", Json("2")).ReleaseLock(held).Build()).WaitAsync(WaitMax));
+        Assert.Equal(CoordinationError.LockNotHeld, refused.Error);
+        Assert.Equal(1, (await client.GetConfigAsync("txr-doc"))!.Version);
+    }
+
+    [Fact]
     public async Task Coord_txn_commits_and_a_failed_condition_exits_refused_with_the_code()
     {
         using var client = await ClientAsync();
