@@ -101,5 +101,13 @@ public sealed class RestCluster : IDisposable
         return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
     }
 
+    /// <summary>Opens a streaming GET (Server-Sent Events) and returns its body; the caller disposes the response.</summary>
+    public async Task<HttpResponseMessage> OpenStreamAsync(string path, Uri at, CancellationToken cancellation)
+    {
+        var response = await _http.SendAsync(new HttpRequestMessage(HttpMethod.Get, new Uri(at, path)), HttpCompletionOption.ResponseHeadersRead, cancellation);
+        response.EnsureSuccessStatusCode();
+        return response;
+    }
+
     public void Dispose() => _http.Dispose();
 }

@@ -15,7 +15,9 @@ public sealed partial class Workloads
         "get-linearizable" => Loop(workload, clients, SeedEtcd, (_, _) => cluster.SendAsync(HttpMethod.Post, "/v3/kv/range", new { key = Base64("bench-get") }, at: cluster.AnyEndpoint())),
         "get-stale" => Loop(workload, clients, SeedEtcd, (_, _) => cluster.SendAsync(HttpMethod.Post, "/v3/kv/range", new { key = Base64("bench-get"), serializable = true }, at: cluster.AnyEndpoint())),
         "lock-cycle" => EtcdLockCycle(clients),
-        _ => throw new ArgumentException($"workload '{workload}' is not implemented for etcd; known: config-put, get-linearizable, get-stale, lock-cycle"),
+        "lock-contended" => EtcdLockContended(clients, oneStepRelease: false),
+        "lock-contended-txn" => EtcdLockContended(clients, oneStepRelease: true),
+        _ => throw new ArgumentException($"workload '{workload}' is not implemented for etcd; known: config-put, get-linearizable, get-stale, lock-cycle, lock-contended, lock-contended-txn"),
     };
 
     private Task SeedEtcd(int client) =>
@@ -30,6 +32,49 @@ public sealed partial class Workloads
             var key = (await cluster.SendAsync(HttpMethod.Post, "/v3/lock/lock", new { name = Base64($"bench-own-{i}"), lease = leases[i] })).GetProperty("key").GetString();
             await cluster.SendAsync(HttpMethod.Post, "/v3/lock/unlock", new { key });
         });
+    }
+
+    /// <summary>
+    /// Our contended-lock workloads on etcd: the lock service under a lease per client; the counter is
+    /// a key. Four requests per holder (lock, linearizable range, a put fenced by a txn comparing that
+    /// the lock key still exists, unlock), or three with <paramref name="oneStepRelease"/> (lock, a
+    /// serializable range on the member that granted it, one txn that puts and deletes the lock key).
+    /// </summary>
+    private async Task<LoadResult> EtcdLockContended(int clients, bool oneStepRelease)
+    {
+        var workload = oneStepRelease ? "lock-contended-txn" : "lock-contended";
+        var leases = new string[clients];
+        var name = $"bench-contended-{Guid.NewGuid():N}";
+        var counter = Base64($"{name}-count");
+        long grants = 0;
+        await cluster.SendAsync(HttpMethod.Post, "/v3/kv/put", new { key = counter, value = Base64("0") });
+        var result = await Loop(workload, clients, async i => leases[i] = (await cluster.SendAsync(HttpMethod.Post, "/v3/lease/grant", new Dictionary<string, int> { ["TTL"] = 60 })).GetProperty("ID").GetString()!, async (i, _) =>
+        {
+            var key = (await cluster.SendAsync(HttpMethod.Post, "/v3/lock/lock", new { name = Base64(name), lease = leases[i] })).GetProperty("key").GetString()!;
+            Interlocked.Increment(ref grants);
+            var count = await ReadEtcdCounter(counter, serializable: oneStepRelease);
+            var stillHeld = new[] { new Dictionary<string, string> { ["key"] = key, ["target"] = "CREATE", ["result"] = "GREATER", ["create_revision"] = "0" } };
+            var put = new { request_put = new { key = counter, value = Base64($"{count + 1}") } };
+            object[] success = oneStepRelease ? [put, new { request_delete_range = new { key } }] : [put];
+            var txn = await cluster.SendAsync(HttpMethod.Post, "/v3/kv/txn", new { compare = stillHeld, success });
+            if (!txn.TryGetProperty("succeeded", out var succeeded) || !succeeded.GetBoolean())
+            {
+                throw new HttpRequestException($"the fenced txn of a holder of {name} failed: it no longer held the lock");
+            }
+
+            if (!oneStepRelease)
+            {
+                await cluster.SendAsync(HttpMethod.Post, "/v3/lock/unlock", new { key });
+            }
+        });
+        var final = await ReadEtcdCounter(counter, serializable: false);
+        return result with { Note = final == grants ? $"count {final} = grants" : $"LOST UPDATES: count {final}, grants {grants}" };
+    }
+
+    private async Task<long> ReadEtcdCounter(string key, bool serializable)
+    {
+        var range = await cluster.SendAsync(HttpMethod.Post, "/v3/kv/range", new { key, serializable });
+        return long.Parse(Encoding.UTF8.GetString(Convert.FromBase64String(range.GetProperty("kvs")[0].GetProperty("value").GetString()!)), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static string Base64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));

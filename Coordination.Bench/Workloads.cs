@@ -1,12 +1,13 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Text.Json;
 
 namespace Coordination.Bench;
 
 /// <summary>The workloads of issue 8, each run at one concurrency for a fixed time.</summary>
 public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IReadOnlyList<int> siloPids, string? clusterDirectory, string target = "coordination")
 {
-    public static readonly string[] Names = ["config-put", "get-linearizable", "get-stale", "lock-cycle", "lock-contended", "lock-contended-txn", "watch-latency", "keepalive", "txn-internal", "txn-2pc", "failover"];
+    public static readonly string[] Names = ["config-put", "get-linearizable", "get-stale", "lock-cycle", "lock-contended", "lock-contended-txn", "watch-latency", "watch-latency-stream", "keepalive", "txn-internal", "txn-2pc", "failover"];
 
     public Task<LoadResult> RunAsync(string workload, int clients) => target == "etcd" ? RunOnEtcdAsync(workload, clients) : workload switch
     {
@@ -16,7 +17,8 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
         "lock-cycle" => LockCycle(clients),
         "lock-contended" => LockContended(clients, oneStepRelease: false),
         "lock-contended-txn" => LockContended(clients, oneStepRelease: true),
-        "watch-latency" => WatchLatency(clients),
+        "watch-latency" => WatchLatency(clients, stream: false),
+        "watch-latency-stream" => WatchLatency(clients, stream: true),
         "keepalive" => KeepAlive(clients),
         "txn-internal" => Loop(workload, clients, _ => Task.CompletedTask, (i, n) => cluster.SendAsync(HttpMethod.Post, "/v1/transactions", new
         {
@@ -123,8 +125,13 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
         return result with { Note = final == grants ? $"count {final} = grants" : $"LOST UPDATES: count {final}, grants {grants}" };
     }
 
-    /// <summary>One writer, <paramref name="watchers"/> long-poll watchers: time from sending a put to each watcher's notification.</summary>
-    private async Task<LoadResult> WatchLatency(int watchers)
+    /// <summary>
+    /// One writer, <paramref name="watchers"/> watchers spread over the silos: time from sending a put to
+    /// each watcher's notification. Watchers long-poll (a request per notification, as a ZooKeeper
+    /// one-shot watch is set again), or with <paramref name="stream"/> hold one Server-Sent Events
+    /// stream each (pushed, as an etcd watch stream).
+    /// </summary>
+    private async Task<LoadResult> WatchLatency(int watchers, bool stream)
     {
         var name = $"bench-watch-{Guid.NewGuid():N}";
         var start = (await cluster.SendAsync(HttpMethod.Put, $"/v1/config/{name}", new { value = 0 })).GetProperty("revision").GetUInt64();
@@ -132,8 +139,22 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
         var latencies = new ConcurrentBag<long>();
         long errors = 0;
         using var stop = new CancellationTokenSource(duration);
+        void Received(JsonElement e, long at)
+        {
+            if (sent.TryGetValue(e.GetProperty("version").GetInt64(), out var putAt))
+            {
+                latencies.Add(at - putAt);
+            }
+        }
+
         var watching = Enumerable.Range(0, watchers).Select(_ => Task.Run(async () =>
         {
+            if (stream)
+            {
+                await StreamEvents($"/v1/events/stream?after={start}&kind=config&name={name}", Received, stop.Token, () => Interlocked.Increment(ref errors));
+                return;
+            }
+
             var after = start;
             while (!stop.IsCancellationRequested)
             {
@@ -143,10 +164,7 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
                     var received = Stopwatch.GetTimestamp();
                     foreach (var e in page.GetProperty("events").EnumerateArray())
                     {
-                        if (sent.TryGetValue(e.GetProperty("version").GetInt64(), out var at))
-                        {
-                            latencies.Add(received - at);
-                        }
+                        Received(e, received);
                     }
 
                     after = page.GetProperty("resumeAfter").GetUInt64();
@@ -160,6 +178,12 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
                 }
             }
         })).ToArray();
+        if (stream)
+        {
+            // Let every stream open before the first put, so none starts with a backlog.
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+        }
+
         var clock = Stopwatch.StartNew();
         var cpuBefore = ClusterCpu.Seconds(siloPids);
         for (long version = 2; !stop.IsCancellationRequested; version++)
@@ -170,7 +194,36 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
         }
 
         await Task.WhenAll(watching);
-        return LoadResult.From("watch-latency", watchers, [.. latencies], errors, clock.Elapsed, ClusterCpu.Seconds(siloPids) - cpuBefore, "latency from sending the put to the notification");
+        return LoadResult.From(stream ? "watch-latency-stream" : "watch-latency", watchers, [.. latencies], errors, clock.Elapsed, ClusterCpu.Seconds(siloPids) - cpuBefore, "latency from sending the put to the notification");
+    }
+
+    /// <summary>Reads one Server-Sent Events stream until cancelled, handing each event's data (JSON) to <paramref name="onEvent"/>.</summary>
+    private async Task StreamEvents(string path, Action<JsonElement, long> onEvent, CancellationToken stop, Action onError)
+    {
+        try
+        {
+            using var response = await cluster.OpenStreamAsync(path, cluster.AnyEndpoint(), stop);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(stop));
+            for (var line = await reader.ReadLineAsync(stop); line is not null; line = await reader.ReadLineAsync(stop))
+            {
+                if (line.StartsWith("data: ", StringComparison.Ordinal))
+                {
+                    var at = Stopwatch.GetTimestamp();
+                    using var data = JsonDocument.Parse(line.AsMemory(6));
+                    if (data.RootElement.TryGetProperty("version", out _))
+                    {
+                        onEvent(data.RootElement, at);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            onError();
+        }
     }
 
     private async Task<LoadResult> KeepAlive(int clients)

@@ -6,10 +6,11 @@
 #   scripts/cluster.sh kill ID     kill -9 one silo (for fault experiments)
 #   scripts/cluster.sh restart ID  start a stopped or killed silo again with its data
 # Data and logs live in ./data/cluster/silo-ID{,.log,.pid}. Extra silo options: SILO_ARGS="--tick-ms 20".
+# SILO_BIN=path/to/Coordination.Silo.dll runs another build (A/B comparisons; the build step is skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=data/cluster
-bin=Coordination.Silo/bin/Release/net10.0/Coordination.Silo.dll
+bin=${SILO_BIN:-Coordination.Silo/bin/Release/net10.0/Coordination.Silo.dll}
 mkdir -p "$root"
 
 members() {
@@ -31,7 +32,7 @@ case "${1:-}" in
   start)
     n=${2:-3}
     echo "$n" >"$root/size"
-    dotnet build -c Release Coordination.Silo >/dev/null
+    [ -n "${SILO_BIN:-}" ] || dotnet build -c Release Coordination.Silo >/dev/null
     for i in $(seq 1 "$n"); do start_one "$i" "$n"; done
     for attempt in $(seq 1 100); do
       if curl -fs "http://127.0.0.1:5081/readyz" >/dev/null 2>&1; then echo "cluster ready"; exit 0; fi
