@@ -79,6 +79,14 @@ public interface IGrainEventSubscription : IDisposable
     /// caller's own filter; callers read again.
     /// </summary>
     Task NextAsync(CancellationToken cancellation);
+
+    /// <summary>
+    /// The events this subscription was woken for since the previous take (or since it began), those
+    /// with a revision above <paramref name="after"/>, in order. False when some were not kept (too
+    /// many between takes, or a snapshot replaced the state): the caller reads instead. A caller that
+    /// subscribed, then read up to <paramref name="after"/>, misses nothing by answering from these.
+    /// </summary>
+    bool TryTakeEvents(ulong after, out IReadOnlyList<GrainEvent> events);
 }
 
 /// <summary>No leader is reachable now; the request did not apply. Retry.</summary>

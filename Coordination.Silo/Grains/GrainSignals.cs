@@ -7,10 +7,15 @@ namespace Coordination.Silo.Grains;
 /// Wakes waiters on one grain's events instead of on every applied entry: a lock's 64 queued
 /// acquirers, or watchers of one document, no longer each wake up and query on every write to
 /// anything. The apply thread calls <see cref="Notify"/> for each event; waiters hold a
-/// <see cref="Subscription"/> per key. Keys without subscribers cost nothing.
+/// <see cref="Subscription"/> per key. Keys without subscribers cost nothing. Each subscription
+/// also keeps the events it was woken for (up to <see cref="DeliveredEventsMax"/>), so a waiter
+/// answers from them instead of queueing a read behind the Raft loop.
 /// </summary>
 public sealed class GrainSignals
 {
+    /// <summary>Events a subscription keeps between two takes; beyond it they are dropped and the waiter reads instead.</summary>
+    public const int DeliveredEventsMax = 256;
+
     private readonly Lock _gate = new();
     private readonly Dictionary<Key, Signal> _signals = [];
     private readonly Action<GrainEvent> _notify;
@@ -27,7 +32,7 @@ public sealed class GrainSignals
         {
             lock (_gate)
             {
-                return _signals.Values.Sum(s => s.Subscribers);
+                return _signals.Values.Sum(s => s.Subscribers.Count);
             }
         }
     }
@@ -42,10 +47,10 @@ public sealed class GrainSignals
                 return;
             }
 
-            Fire(new Key(e.Kind, e.Name, 0));
+            Fire(new Key(e.Kind, e.Name, 0), e);
             if (e.SessionId != 0)
             {
-                Fire(new Key(e.Kind, e.Name, e.SessionId));
+                Fire(new Key(e.Kind, e.Name, e.SessionId), e);
             }
         }
     }
@@ -57,7 +62,7 @@ public sealed class GrainSignals
         {
             foreach (var key in _signals.Keys.ToArray())
             {
-                Fire(key);
+                Fire(key, null);
             }
         }
     }
@@ -72,15 +77,22 @@ public sealed class GrainSignals
                 _signals[key] = signal = new Signal();
             }
 
-            signal.Subscribers++;
-            return new Subscription(this, key, signal.Fired.Task);
+            var subscription = new Subscription(this, key, signal.Fired.Task);
+            signal.Subscribers.Add(subscription);
+            return subscription;
         }
     }
 
-    private void Fire(Key key)
+    /// <summary>Keeps <paramref name="e"/> for every subscriber of the key (null: the state was replaced, they must read) and wakes them.</summary>
+    private void Fire(Key key, GrainEvent? e)
     {
         if (_signals.TryGetValue(key, out var signal))
         {
+            foreach (var subscriber in signal.Subscribers)
+            {
+                subscriber.Keep(e);
+            }
+
             signal.Fired.TrySetResult();
             signal.Fired = NewFired();
         }
@@ -94,11 +106,13 @@ public sealed class GrainSignals
         }
     }
 
-    private void Unsubscribe(Key key)
+    private void Unsubscribe(Key key, Subscription subscription)
     {
         lock (_gate)
         {
-            if (--_signals[key].Subscribers == 0)
+            var subscribers = _signals[key].Subscribers;
+            subscribers.Remove(subscription);
+            if (subscribers.Count == 0)
             {
                 _signals.Remove(key);
             }
@@ -113,11 +127,14 @@ public sealed class GrainSignals
     {
         public TaskCompletionSource Fired { get; set; } = NewFired();
 
-        public int Subscribers { get; set; }
+        public List<Subscription> Subscribers { get; } = [];
     }
 
     private sealed class Subscription(GrainSignals owner, Key key, Task armed) : IGrainEventSubscription
     {
+        // Guarded by owner._gate.
+        private readonly Queue<GrainEvent> _kept = new();
+        private bool _mustRead;
         private Task _armed = armed;
         private int _disposed;
 
@@ -129,11 +146,37 @@ public sealed class GrainSignals
             _armed = owner.Rearm(key);
         }
 
+        public bool TryTakeEvents(ulong after, out IReadOnlyList<GrainEvent> events)
+        {
+            lock (owner._gate)
+            {
+                var complete = !_mustRead;
+                events = complete ? [.. _kept.Where(e => e.Revision > after)] : [];
+                _kept.Clear();
+                _mustRead = false;
+                return complete;
+            }
+        }
+
+        /// <summary>Called under the owner's gate.</summary>
+        public void Keep(GrainEvent? e)
+        {
+            if (e is null || _kept.Count >= DeliveredEventsMax)
+            {
+                _mustRead = true;
+                _kept.Clear();
+            }
+            else if (!_mustRead)
+            {
+                _kept.Enqueue(e);
+            }
+        }
+
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                owner.Unsubscribe(key);
+                owner.Unsubscribe(key, this);
             }
         }
     }

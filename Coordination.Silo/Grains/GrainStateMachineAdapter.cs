@@ -57,7 +57,13 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
     public object? Apply(ulong index, long timestampMs, ReadOnlyMemory<byte> payload)
     {
         var applied = ApplyRequest(index, timestampMs, payload);
-        Grains.ForEachEventOfLastEntry(Signals.NotifyAction);
+        if (Grains.AppliedIndex == index)
+        {
+            // A retried request answered from its idempotency key does not reach the grains: the
+            // grains' newest entry is then an older one, whose events were already announced.
+            Grains.ForEachEventOfLastEntry(Signals.NotifyAction);
+        }
+
         NoticeAddressBook();
         if (applied.Result is DistributedTransactionResult { Transaction.State: DistributedTransactionState.Preparing })
         {

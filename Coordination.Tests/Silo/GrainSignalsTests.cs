@@ -62,6 +62,60 @@ public class GrainSignalsTests
     }
 
     [Fact]
+    public async Task A_wake_up_carries_its_events_in_order_and_only_those_after_the_readers_position()
+    {
+        var signals = new GrainSignals();
+        using var subscription = signals.Subscribe(GrainKind.Lock, "db", 7);
+        signals.Notify(Event(GrainKind.Lock, "db", session: 7, revision: 4));
+        signals.Notify(Event(GrainKind.Lock, "db", session: 8, revision: 5));
+        signals.Notify(Event(GrainKind.Lock, "db", session: 7, revision: 6));
+        await subscription.NextAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+
+        // The reader had already seen revision 4 (it subscribed, then read): only 6 is new, and 5 was another session's.
+        Assert.True(subscription.TryTakeEvents(4, out var events));
+        Assert.Equal([6UL], events.Select(e => e.Revision));
+        Assert.True(subscription.TryTakeEvents(0, out var again));
+        Assert.Empty(again);
+    }
+
+    [Fact]
+    public void Events_that_were_not_all_kept_make_the_waiter_read_instead()
+    {
+        var signals = new GrainSignals();
+        using var flooded = signals.Subscribe(GrainKind.Config, "app", 0);
+        using var replaced = signals.Subscribe(GrainKind.Lock, "db", 0);
+        for (var revision = 1UL; revision <= GrainSignals.DeliveredEventsMax + 1; revision++)
+        {
+            signals.Notify(Event(GrainKind.Config, "app", revision: revision));
+        }
+
+        signals.Notify(Event(GrainKind.Lock, "db", revision: 300));
+        signals.NotifyAll();
+
+        Assert.False(flooded.TryTakeEvents(0, out _));
+        Assert.False(replaced.TryTakeEvents(0, out _));
+        // Having been told to read, the next take starts clean.
+        signals.Notify(Event(GrainKind.Config, "app", revision: 400));
+        Assert.True(flooded.TryTakeEvents(0, out var fresh));
+        Assert.Equal([400UL], fresh.Select(e => e.Revision));
+    }
+
+    [Fact]
+    public void A_request_retried_with_its_idempotency_key_announces_no_event_again()
+    {
+        // Found by the fault test: the retry's entry did not reach the grains, and the grains' newest
+        // entry (the first attempt) was announced a second time, so a watcher saw one version twice.
+        var adapter = new GrainStateMachineAdapter();
+        using var watch = adapter.Signals.Subscribe(GrainKind.Config, "app", 0);
+        var put = RequestEnvelope.Encode("put-1", CommandCodec.Encode(new PutConfig("app", "1"u8.ToArray(), PutConfig.AnyVersion)));
+        adapter.Apply(1, 1_000, put);
+        adapter.Apply(2, 1_000, put);
+
+        Assert.True(watch.TryTakeEvents(0, out var events));
+        Assert.Equal([1UL], events.Select(e => e.Revision));
+    }
+
+    [Fact]
     public async Task A_cancelled_wait_ends_without_an_event()
     {
         var signals = new GrainSignals();
