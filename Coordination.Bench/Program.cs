@@ -7,7 +7,9 @@ using Coordination.Bench;
 //          --json FILE (JSON lines), --cluster-dir (pid files, for CPU seconds and the failover kill; default data/cluster),
 //          --target etcd (the same workloads against etcd's JSON gateway; scripts/etcd-cluster.sh, --cluster-dir data/etcd),
 //          --warmup SECONDS (default 3: each workload first runs unmeasured (at up to 64 clients), so the
-//          silos' JIT has tiered up, as a long-running service's has).
+//          silos' JIT has tiered up, as a long-running service's has),
+//          --settle SECONDS (default 15: the first workload's warm-up; a silo started moments ago still
+//          spends a sixth of its CPU in the JIT 8-14 s after start, and under 1% a minute later).
 var arguments = ParseArguments(args);
 var endpoints = arguments.GetValueOrDefault("endpoints", arguments.GetValueOrDefault("target") == "etcd" ? "http://127.0.0.1:2379,http://127.0.0.1:22379,http://127.0.0.1:32379" : "http://127.0.0.1:5081,http://127.0.0.1:5082,http://127.0.0.1:5083")
     .Split(',', StringSplitOptions.RemoveEmptyEntries).Select(e => new Uri(e)).ToArray();
@@ -28,12 +30,15 @@ using var cluster = new RestCluster(endpoints);
 await (target == "etcd" ? cluster.DiscoverEtcdLeaderAsync() : cluster.DiscoverLeaderAsync());
 var runner = new Workloads(cluster, duration, ClusterCpu.PidsFrom(clusterDirectory), Directory.Exists(clusterDirectory) ? clusterDirectory : null, target);
 Console.WriteLine(LoadResult.TableHeader);
-var warmupRunner = new Workloads(cluster, warmup, [], null, target);
+var settle = TimeSpan.FromSeconds(double.Parse(arguments.GetValueOrDefault("settle", "15"), CultureInfo.InvariantCulture));
+var settled = false;
 foreach (var workload in workloads)
 {
     if (warmup > TimeSpan.Zero && workload != "failover")
     {
+        var warmupRunner = new Workloads(cluster, settled ? warmup : TimeSpan.FromTicks(Math.Max(settle.Ticks, warmup.Ticks)), [], null, target);
         await warmupRunner.RunAsync(workload, Math.Min(sweep.Max(), 64));
+        settled = true;
     }
 
     foreach (var clients in workload == "failover" ? [1] : sweep)
