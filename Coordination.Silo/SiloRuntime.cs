@@ -18,6 +18,7 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
     private readonly IHostApplicationLifetime _lifetime;
     private readonly WriteAheadLog _log;
     private readonly PeerTransport _transport;
+    private readonly DataDirectoryLock _dataLock;
     private readonly SiloAddress? _self;
     private int _stopped;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, SiloAddress> _directory = new();
@@ -31,7 +32,7 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
         Options = settings;
         Members = settings.ParseMembers();
         _self = Members.FirstOrDefault(m => m.Id == settings.NodeId);
-        Directory.CreateDirectory(settings.DataDirectory);
+        _dataLock = DataDirectoryLock.Acquire(settings.DataDirectory);
         _log = WriteAheadLog.Open(new PhysicalFileSystem(), settings.DataDirectory, WriteAheadLogOptions.Default, loggers.CreateLogger<WriteAheadLog>());
         if (_log.LastIndex == 0 && _log.HardState.Term == 0 && !settings.Join)
         {
@@ -138,6 +139,7 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
         await Host.DisposeAsync();
         await _transport.DisposeAsync();
         _log.Dispose();
+        _dataLock.Dispose();
     }
 
     public async ValueTask DisposeAsync()

@@ -15,6 +15,8 @@ public sealed class SiloProcessCluster : IAsyncDisposable
     private static readonly TimeSpan WaitMax = TimeSpan.FromSeconds(30);
     private readonly string _root = Path.Combine(Path.GetTempPath(), "coord-cluster-" + Guid.NewGuid().ToString("N"));
     private readonly Dictionary<ulong, Process?> _processes = [];
+    // The last lines each silo printed (warnings and errors), for failure messages.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _output = new();
     // Concurrent: the fault harness adds silos while clients read URLs.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, (int Client, int Peer)> _ports = new();
     private readonly Func<ulong, string> _membersOf;
@@ -99,10 +101,31 @@ public sealed class SiloProcessCluster : IAsyncDisposable
 
     public IEnumerable<Uri> Urls => _ports.Keys.Select(Url);
 
+    private void Remember(ulong id, string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        _output.Enqueue($"silo {id}: {line}");
+        while (_output.Count > 40 && _output.TryDequeue(out _))
+        {
+        }
+    }
+
+    public string DataDirectory(ulong id) => Path.Combine(_root, $"silo-{id}");
+
     public bool IsRunning(ulong id) => _processes.GetValueOrDefault(id) is { HasExited: false };
 
     public void Start(ulong id)
     {
+        if (IsRunning(id))
+        {
+            // A second process would be refused the data directory, and the first would be lost track of.
+            throw new InvalidOperationException($"silo {id} is already running");
+        }
+
         var dll = Path.Combine(AppContext.BaseDirectory, "Coordination.Silo.dll");
         var info = new ProcessStartInfo("dotnet")
         {
@@ -124,8 +147,8 @@ public sealed class SiloProcessCluster : IAsyncDisposable
 
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        process.OutputDataReceived += (_, line) => Remember(id, line.Data);
+        process.ErrorDataReceived += (_, line) => Remember(id, line.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _processes[id] = process;
@@ -173,7 +196,7 @@ public sealed class SiloProcessCluster : IAsyncDisposable
             await Task.Delay(50);
         }
 
-        throw new TimeoutException($"the silos did not agree on a leader within {WaitMax}");
+        throw new TimeoutException($"the silos did not agree on a leader within {WaitMax}; their last output:{Environment.NewLine}{string.Join(Environment.NewLine, _output)}");
     }
 
     public async ValueTask DisposeAsync()
