@@ -29,8 +29,20 @@ public sealed class TransactionCoordinatorOptions
 
     public TimeSpan RetryDelayMax { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Transactions driven at once; the rest wait for a slot (they are picked up in id order).</summary>
+    /// <summary>
+    /// Transactions driven at once; the rest wait for a slot. Preparing transactions are picked first
+    /// (they have a vote deadline), decided ones in a rotating id order.
+    /// </summary>
     public int DrivenMax { get; set; } = 1_024;
+
+    /// <summary>
+    /// Longest a driver keeps delivering a decision before it gives its slot up (a later scan resumes
+    /// it): a participant gone for good must not hold a slot forever.
+    /// </summary>
+    public TimeSpan DeliveryRoundMax { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Slots that drivers started for decided transactions may hold: the rest stay free for prepares.</summary>
+    public int DeliveringMax => Math.Max(1, DrivenMax * 3 / 4);
 }
 
 /// <summary>
@@ -60,6 +72,9 @@ public sealed class TransactionCoordinator : BackgroundService
     private readonly SemaphoreSlim _wake = new(0, 1);
     private CancellationTokenSource? _leadership;
     private ulong _leaderTerm;
+    // Drivers started for decided transactions, and where the next scan of decided ones begins.
+    private int _delivering;
+    private string _deliveryCursor = "";
 
     public TransactionCoordinator(SiloRuntime silo, ICoordinationGateway gateway, IHttpClientFactory http, TimeProvider time, IOptions<TransactionCoordinatorOptions> options, ILogger<TransactionCoordinator> logger)
     {
@@ -160,24 +175,33 @@ public sealed class TransactionCoordinator : BackgroundService
         }
 
         // The leader's own state: it has applied every entry it proposed, and anything newer only adds work.
-        var (unfinished, _) = await _gateway.ReadAsync(sm => sm.ListDistributedTransactions(unfinishedOnly: true, max: _options.DrivenMax), ReadConsistency.Stale, stoppingToken);
+        // Preparing transactions first: each has a vote deadline, and must not wait behind deliveries.
         var leadership = _leadership.Token;
-        foreach (var transaction in unfinished)
+        var (preparing, _) = await _gateway.ReadAsync(sm => sm.ListDistributedTransactions(DistributedTransactionState.Preparing, max: _options.DrivenMax), ReadConsistency.Stale, stoppingToken);
+        foreach (var transaction in preparing.TakeWhile(_ => _driving.Count < _options.DrivenMax))
         {
-            if (_driving.Count >= _options.DrivenMax)
+            Start(transaction.Id, delivering: false, leadership);
+        }
+
+        // Then decided ones, at most DeliveringMax at once, from where the last scan stopped (wrapping),
+        // so deliveries to participants that are gone take turns with the others.
+        var cursor = _deliveryCursor;
+        var (after, _) = await _gateway.ReadAsync(sm => sm.ListDistributedTransactions(unfinishedOnly: true, afterId: cursor, max: _options.DrivenMax), ReadConsistency.Stale, stoppingToken);
+        var (from, _) = cursor.Length == 0 ? ([], default) : await _gateway.ReadAsync(sm => sm.ListDistributedTransactions(unfinishedOnly: true, max: _options.DrivenMax), ReadConsistency.Stale, stoppingToken);
+        foreach (var transaction in after.Concat(from.TakeWhile(t => string.CompareOrdinal(t.Id, cursor) <= 0)).Where(t => t.Decided))
+        {
+            if (_driving.Count >= _options.DrivenMax || Volatile.Read(ref _delivering) >= _options.DeliveringMax)
             {
                 break;
             }
 
-            if (!_driving.ContainsKey(transaction.Id))
-            {
-                Start(transaction.Id, leadership);
-            }
+            Start(transaction.Id, delivering: true, leadership);
+            _deliveryCursor = transaction.Id;
         }
     }
 
     /// <summary>Starts driving <paramref name="id"/> unless a driver is registered for it; the driver unregisters itself (and only itself) when it ends.</summary>
-    private void Start(string id, CancellationToken leadership)
+    private void Start(string id, bool delivering, CancellationToken leadership)
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var driver = DriveOnceRegisteredAsync(gate.Task, id, leadership);
@@ -187,11 +211,21 @@ public sealed class TransactionCoordinator : BackgroundService
             return;
         }
 
+        if (delivering)
+        {
+            Interlocked.Increment(ref _delivering);
+        }
+
         gate.SetResult();
         _ = driver.ContinueWith(
             finished =>
             {
                 _driving.TryRemove(KeyValuePair.Create(id, finished));
+                if (delivering)
+                {
+                    Interlocked.Decrement(ref _delivering);
+                }
+
                 Wake();
             },
             CancellationToken.None,
@@ -251,7 +285,18 @@ public sealed class TransactionCoordinator : BackgroundService
                     continue;
                 }
 
-                await Task.WhenAll(view.Participants.Where(p => !p.Acknowledged).Select(p => DeliverAsync(view, p, leadership)));
+                using var round = CancellationTokenSource.CreateLinkedTokenSource(leadership);
+                round.CancelAfter(_options.DeliveryRoundMax);
+                try
+                {
+                    await Task.WhenAll(view.Participants.Where(p => !p.Acknowledged).Select(p => DeliverAsync(view, p, round.Token)));
+                }
+                catch (OperationCanceledException) when (round.IsCancellationRequested && !leadership.IsCancellationRequested)
+                {
+                    // Someone is not answering: give the slot up; a later scan delivers again.
+                    _logger.LogDebug("Delivering the decision of {Transaction} took over {Limit}; yielding its slot", id, _options.DeliveryRoundMax);
+                    return;
+                }
             }
         }
         catch (OperationCanceledException) when (leadership.IsCancellationRequested)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Coordination.Tests.Api;
+using Microsoft.AspNetCore.Hosting;
 
 namespace Coordination.Tests.Transactions;
 
@@ -136,5 +137,36 @@ public sealed class DistributedTransactionApiTests(SiloFactory silo) : IClassFix
         Assert.Equal("validation", await (await client.GetAsync("/v1/distributed-transactions?state=sideways")).Problem(HttpStatusCode.BadRequest));
         Assert.Equal("validation", await (await client.GetAsync("/v1/distributed-transactions?limit=0")).Problem(HttpStatusCode.BadRequest));
         Assert.Equal("not-found", await (await client.GetAsync("/v1/distributed-transactions/dtx-bad")).Problem(HttpStatusCode.NotFound));
+    }
+
+    [Fact]
+    public async Task A_participant_that_never_takes_its_decision_does_not_starve_new_transactions_of_driving_slots()
+    {
+        // One slot: before drivers yielded, the stuck delivery held it for good and every later
+        // transaction aborted at its vote deadline without being prepared.
+        using var factory = new SiloFactory();
+        using var oneSlot = factory.WithWebHostBuilder(b => b
+            .UseSetting("Coordination:Transactions:DrivenMax", "1")
+            .UseSetting("Coordination:Transactions:DeliveryRoundMax", "00:00:00.300"));
+        var client = await oneSlot.ReadyClientAsync();
+        await using var gone = await FakeParticipant.StartAsync();
+        await using var healthy = await FakeParticipant.StartAsync();
+        gone.RefuseDeliveries = int.MaxValue;
+
+        await (await client.Post("/v1/distributed-transactions", new { id = "dtx-stuck", participants = new[] { Participant("gone", gone) } })).Json(HttpStatusCode.Accepted);
+        await WaitForState(client, "dtx-stuck", "committing");
+
+        await (await client.Post("/v1/distributed-transactions", new { id = "dtx-after", prepareTimeoutMs = 5_000, participants = new[] { Participant("healthy", healthy) } })).Json(HttpStatusCode.Accepted);
+        await WaitForState(client, "dtx-after", "committed");
+
+        // The stuck one keeps getting its turn.
+        var deliveries = gone.Count("commit", "dtx-stuck");
+        var until = DateTime.UtcNow + Patience;
+        while (gone.Count("commit", "dtx-stuck") == deliveries && DateTime.UtcNow < until)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(gone.Count("commit", "dtx-stuck") > deliveries, "the stuck transaction was not delivered to again");
     }
 }
