@@ -17,8 +17,10 @@ internal sealed class RaftLog
     {
         _storage = storage;
         _unstableOffset = storage.LastIndex + 1;
-        Committed = storage.HardState.Commit;
         Applied = storage.FirstIndex - 1;
+        // The stored commit index may lag (it is written only with other changes); a snapshot holds
+        // only committed entries, so everything it covers is committed.
+        Committed = Math.Max(storage.HardState.Commit, Applied);
         Invariant.Require(Committed >= Applied && Committed <= storage.LastIndex, $"stored commit {Committed} outside the stored log [{Applied}, {storage.LastIndex}]");
     }
 

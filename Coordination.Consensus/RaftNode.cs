@@ -360,10 +360,14 @@ public sealed partial class RaftNode
         _readyOutstanding = true;
         var hardState = CurrentHardState;
         var committed = _log.NextCommittedEntries(_handedOutCommitted, _options.CommittedBytesPerReadyMax);
+        var entries = _log.UnstableEntries.ToArray();
+        var termOrVoteChanged = hardState.Term != _persistedHardState.Term || hardState.Vote != _persistedHardState.Vote;
         var ready = new Ready
         {
-            HardState = hardState != _persistedHardState ? hardState : null,
-            Entries = _log.UnstableEntries.ToArray(),
+            // The commit index alone is not worth a sync (Raft keeps it in memory; a restarted node
+            // learns it again): it rides along when the term, the vote or entries are written anyway.
+            HardState = hardState != _persistedHardState && (termOrVoteChanged || entries.Length > 0 || _log.UnstableSnapshot is not null) ? hardState : null,
+            Entries = entries,
             Snapshot = _log.UnstableSnapshot,
             Messages = _outbox,
             CommittedEntries = committed,
