@@ -9,6 +9,8 @@
 # SILO_BIN=path/to/Coordination.Silo.dll runs another build (A/B comparisons; the build step is skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 root=data/cluster
 bin=${SILO_BIN:-Coordination.Silo/bin/Release/net10.0/Coordination.Silo.dll}
 mkdir -p "$root"
@@ -40,12 +42,7 @@ case "${1:-}" in
     done
     echo "cluster not ready after 10 s; see $root/*.log" >&2; exit 1 ;;
   stop)
-    for pid_file in "$root"/silo-*.pid; do
-      [ -f "$pid_file" ] || continue
-      kill "$(cat "$pid_file")" 2>/dev/null || true
-      rm -f "$pid_file"
-    done
-    echo "stopped" ;;
+    stop_pid_files "$root"/silo-*.pid ;;
   kill)
     kill -9 "$(cat "$root/silo-$2.pid")" && rm -f "$root/silo-$2.pid" && echo "killed silo $2" ;;
   restart)

@@ -6,6 +6,8 @@
 # Data and logs live in ./data/etcd/etcd-N{,.log,.pid}; every commit is fsynced (etcd's default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 root=data/etcd
 cluster="e1=http://127.0.0.1:2380,e2=http://127.0.0.1:22380,e3=http://127.0.0.1:32380"
 case "${1:-}" in
@@ -26,12 +28,7 @@ case "${1:-}" in
     done
     echo "etcd not ready after 10 s; see $root/*.log" >&2; exit 1 ;;
   stop)
-    for pid_file in "$root"/etcd-*.pid; do
-      [ -f "$pid_file" ] || continue
-      kill "$(cat "$pid_file")" 2>/dev/null || true
-      rm -f "$pid_file"
-    done
-    echo "stopped" ;;
+    stop_pid_files "$root"/etcd-*.pid ;;
   *)
     sed -n '2,6p' "$0"; exit 2 ;;
 esac

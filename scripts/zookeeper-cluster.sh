@@ -6,6 +6,8 @@
 # Client ports 2181-2183; data and logs in ./data/zookeeper.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 root=data/zookeeper
 cp=/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jute.jar:/usr/share/java/slf4j-api.jar:/usr/share/java/slf4j-simple.jar:/usr/share/java/netty-handler.jar:/usr/share/java/netty-common.jar:/usr/share/java/netty-buffer.jar:/usr/share/java/netty-transport.jar:/usr/share/java/netty-transport-native-epoll.jar:/usr/share/java/netty-transport-native-unix-common.jar:/usr/share/java/metrics-core.jar:/usr/share/java/commons-cli.jar
 case "${1:-}" in
@@ -38,12 +40,7 @@ CFG
     done
     echo "zookeeper not ready; see $root/*.log" >&2; exit 1 ;;
   stop)
-    for pid_file in "$root"/zk-*.pid; do
-      [ -f "$pid_file" ] || continue
-      kill "$(cat "$pid_file")" 2>/dev/null || true
-      rm -f "$pid_file"
-    done
-    echo "stopped" ;;
+    stop_pid_files "$root"/zk-*.pid ;;
   *)
     sed -n '2,6p' "$0"; exit 2 ;;
 esac
