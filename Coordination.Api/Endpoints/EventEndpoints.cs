@@ -73,38 +73,27 @@ internal static class EventEndpoints
         deadline.CancelAfter(waitMs ?? 0);
         using var grain = Subscribe(gateway, filter);
         var position = after ?? 0;
-        IReadOnlyList<GrainEvent>? delivered = null;
+        IGrainEventSubscription? woken = null;
         while (true)
         {
-            if (delivered is null)
+            var (page, revision) = await GatewayCalls.EventsAfterAsync(gateway, filter, position, woken, http.RequestAborted);
+            http.Response.Headers[GatewayCalls.RevisionHeader] = revision.ToString(CultureInfo.InvariantCulture);
+            if (page.Events.Count > 0 || page.Compacted || deadline.IsCancellationRequested)
             {
-                var (page, meta) = await gateway.ReadAsync(sm => sm.EventsSince(position, filter), ReadConsistency.Stale, http.RequestAborted);
-                http.Response.Headers[GatewayCalls.RevisionHeader] = meta.AppliedIndex.ToString(CultureInfo.InvariantCulture);
-                if (page.Events.Count > 0 || page.Compacted || deadline.IsCancellationRequested)
-                {
-                    return TypedResults.Ok(new EventsResponse(page.Compacted, page.ResumeAfter, [.. page.Events.Select(WireNames.Of)]));
-                }
-
-                position = page.ResumeAfter;
-            }
-            else if (delivered.Count > 0 || deadline.IsCancellationRequested)
-            {
-                // Answered from the events the wake-up carried: no read queued behind the Raft loop.
-                var resumeAfter = delivered.Count > 0 ? delivered[^1].Revision : position;
-                http.Response.Headers[GatewayCalls.RevisionHeader] = resumeAfter.ToString(CultureInfo.InvariantCulture);
-                return TypedResults.Ok(new EventsResponse(false, resumeAfter, [.. delivered.Select(WireNames.Of)]));
+                return TypedResults.Ok(new EventsResponse(page.Compacted, page.ResumeAfter, [.. page.Events.Select(WireNames.Of)]));
             }
 
+            position = page.ResumeAfter;
             try
             {
                 await WaitForChange(gateway, grain, position, deadline.Token);
             }
             catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)
             {
-                // The wait is over: answer with what there is (nothing).
+                // The wait is over: answer with what there is (nothing), one more look below.
             }
 
-            delivered = Delivered(grain, position);
+            woken = grain;
         }
     }
 
@@ -136,34 +125,23 @@ internal static class EventEndpoints
         try
         {
             await http.Response.Body.FlushAsync(aborted);
-            IReadOnlyList<GrainEvent>? delivered = null;
+            IGrainEventSubscription? woken = null;
             while (!aborted.IsCancellationRequested)
             {
-                IReadOnlyList<GrainEvent> events;
-                if (delivered is null)
+                var (page, _) = await GatewayCalls.EventsAfterAsync(gateway, filter, position, woken, aborted);
+                if (page.Compacted)
                 {
-                    var (page, _) = await gateway.ReadAsync(sm => sm.EventsSince(position, filter), ReadConsistency.Stale, aborted);
-                    if (page.Compacted)
-                    {
-                        await http.Response.WriteAsync($"event: compacted\ndata: {{\"resumeAfter\":{page.ResumeAfter}}}\n\n", aborted);
-                    }
-
-                    events = page.Events;
-                    position = page.ResumeAfter;
-                }
-                else
-                {
-                    events = delivered;
-                    position = events.Count > 0 ? Math.Max(position, events[^1].Revision) : position;
+                    await http.Response.WriteAsync($"event: compacted\ndata: {{\"resumeAfter\":{page.ResumeAfter}}}\n\n", aborted);
                 }
 
-                foreach (var e in events)
+                foreach (var e in page.Events)
                 {
                     var data = JsonSerializer.Serialize(WireNames.Of(e), json.Value.SerializerOptions);
                     await http.Response.WriteAsync($"id: {e.Revision}\nevent: change\ndata: {data}\n\n", aborted);
                 }
 
                 await http.Response.Body.FlushAsync(aborted);
+                position = page.ResumeAfter;
                 using var keepAlive = CancellationTokenSource.CreateLinkedTokenSource(aborted);
                 keepAlive.CancelAfter(StreamKeepAlive);
                 try
@@ -176,7 +154,7 @@ internal static class EventEndpoints
                     await http.Response.WriteAsync(": keep-alive\n\n", aborted);
                 }
 
-                delivered = Delivered(grain, position);
+                woken = grain;
             }
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
@@ -188,10 +166,6 @@ internal static class EventEndpoints
     /// <summary>A watch of one named grain wakes on that grain's events only; a broader watch on any new entry.</summary>
     private static IGrainEventSubscription? Subscribe(ICoordinationGateway gateway, EventFilter filter) =>
         filter is { Kind: { } kind, Name: { } name } ? gateway.Subscribe(kind, name) : null;
-
-    /// <summary>The events a named watch's wake-up carried (null: none kept, or a broad watch: read instead).</summary>
-    private static IReadOnlyList<GrainEvent>? Delivered(IGrainEventSubscription? grain, ulong position) =>
-        grain is not null && grain.TryTakeEvents(position, out var events) ? events : null;
 
     private static Task WaitForChange(ICoordinationGateway gateway, IGrainEventSubscription? grain, ulong position, CancellationToken cancellation) =>
         grain is null ? gateway.WaitForRevisionAsync(position, cancellation) : grain.NextAsync(cancellation);

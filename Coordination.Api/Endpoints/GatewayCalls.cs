@@ -103,6 +103,24 @@ internal static class GatewayCalls
         }
     }
 
+    /// <summary>
+    /// The events after <paramref name="position"/> and the revision the answer reflects: those the
+    /// wake-up of <paramref name="woken"/> carried, when it kept them all (no read queued behind the
+    /// Raft loop), else a read of the bounded history. Pass null before the first wait: a subscription
+    /// holds only events applied since it began.
+    /// </summary>
+    public static async Task<(EventsPage Page, ulong Revision)> EventsAfterAsync(ICoordinationGateway gateway, EventFilter filter, ulong position, IGrainEventSubscription? woken, CancellationToken cancellation)
+    {
+        if (woken is not null && woken.TryTakeEvents(position, out var delivered))
+        {
+            var resumeAfter = delivered.Count > 0 ? Math.Max(position, delivered[^1].Revision) : position;
+            return (new EventsPage(false, resumeAfter, delivered), resumeAfter);
+        }
+
+        var (page, meta) = await gateway.ReadAsync(sm => sm.EventsSince(position, filter), ReadConsistency.Stale, cancellation);
+        return (page, meta.AppliedIndex);
+    }
+
     /// <summary>The raw UTF-8 bytes of a JSON value from a request (null when absent).</summary>
     public static byte[]? JsonBytes(JsonElement? value) =>
         value is { ValueKind: not JsonValueKind.Undefined } element ? Encoding.UTF8.GetBytes(element.GetRawText()) : null;

@@ -64,24 +64,11 @@ internal static class LockEndpoints
         using var mine = gateway.Subscribe(GrainKind.Lock, name, body.SessionId);
         try
         {
-            IReadOnlyList<GrainEvent>? delivered = null;
+            IGrainEventSubscription? woken = null;
             for (var round = 0; round < WaitRoundsMax; round++)
             {
-                IReadOnlyList<GrainEvent> events;
-                var compacted = false;
-                if (delivered is null)
-                {
-                    var (page, _) = await gateway.ReadAsync(sm => sm.EventsSince(after, filter), ReadConsistency.Stale, timeout.Token);
-                    (events, compacted, after) = (page.Events, page.Compacted, page.ResumeAfter);
-                }
-                else
-                {
-                    // The events this session's wake-up carried: no read queued behind the Raft loop.
-                    events = delivered;
-                    after = events.Count > 0 ? Math.Max(after, events[^1].Revision) : after;
-                }
-
-                foreach (var e in events.Where(e => e.SessionId == body.SessionId))
+                var (page, _) = await GatewayCalls.EventsAfterAsync(gateway, filter, after, woken, timeout.Token);
+                foreach (var e in page.Events.Where(e => e.SessionId == body.SessionId))
                 {
                     switch (e.Type)
                     {
@@ -95,7 +82,7 @@ internal static class LockEndpoints
                     }
                 }
 
-                if (compacted)
+                if (page.Compacted)
                 {
                     // This waiter sleeps until its own events, so on a busy silo the bounded history
                     // can move past its position: decide from the lock's state instead.
@@ -111,8 +98,9 @@ internal static class LockEndpoints
                     }
                 }
 
+                after = page.ResumeAfter;
                 await mine.NextAsync(timeout.Token);
-                delivered = mine.TryTakeEvents(after, out var taken) ? taken : null;
+                woken = mine;
             }
         }
         catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)
