@@ -25,7 +25,7 @@ public readonly record struct ReadState(ulong Index, ulong RequestId);
 /// </summary>
 public sealed class Ready
 {
-    /// <summary>The hard state to persist, or null when unchanged.</summary>
+    /// <summary>The hard state to persist, or null when unchanged or when only its commit index moved (that alone is not synced).</summary>
     public HardState? HardState { get; init; }
 
     /// <summary>Entries to append durably (replacing any stored suffix from the first one's index).</summary>
