@@ -349,7 +349,11 @@ public sealed partial class RaftNode
     /// <summary>True when <see cref="GetReady"/> has something for the host.</summary>
     public bool HasReady =>
         _outbox.Count > 0 || _readStates.Count > 0 || _log.UnstableEntries.Count > 0 || _log.UnstableSnapshot is not null
-        || CurrentHardState != _persistedHardState || _log.Committed > _handedOutCommitted;
+        || Term != _persistedHardState.Term || Vote != _persistedHardState.Vote || _log.Committed > _handedOutCommitted;
+
+    // The commit index is not compared with the persisted one: alone it is never synced (see
+    // GetReady), so it may stay ahead of disk for good, and a Ready for it would be an empty one
+    // handed out again and again (an idle leader once spun through 25,000 a second).
 
     private HardState CurrentHardState => new(Term, Vote, _log.Committed);
 

@@ -52,6 +52,8 @@ internal sealed class RaftHarness
             Node.Advance(ready);
         }
 
+        // A correct node runs out of work: a host loops while HasReady.
+        Assert.False(Node.HasReady, $"node {Id} still has a Ready after 100 rounds");
         return messages;
     }
 

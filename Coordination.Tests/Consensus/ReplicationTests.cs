@@ -56,6 +56,27 @@ public class ReplicationTests
     }
 
     [Fact]
+    public void A_commit_that_moves_only_the_commit_index_is_handed_out_once_and_leaves_nothing_to_do()
+    {
+        var (leader, _) = LeaderWithLog(2, []);
+        Assert.Equal(ProposalResult.Accepted, leader.Node.Propose(new byte[] { 7 }));
+        leader.Drain();
+        var last = leader.Node.LastIndex;
+
+        // The followers' acknowledgements commit the entry: one Ready applies it, with no hard state to
+        // sync (the commit index alone is not written), and afterwards the node has nothing to do.
+        leader.Node.Step(Ack(2, 1, 2, last));
+        var ready = leader.Node.GetReady();
+        Assert.Equal(last, Assert.Single(ready.CommittedEntries, e => e.Kind == EntryKind.Normal).Index);
+        Assert.Null(ready.HardState);
+        Assert.False(ready.MustSync);
+        leader.Node.Advance(ready);
+        leader.Drain();
+        Assert.False(leader.Node.HasReady);
+        Assert.Equal(last, leader.Node.CommitIndex);
+    }
+
+    [Fact]
     public void Raft_5_3_a_follower_rejects_an_append_whose_previous_entry_does_not_match_and_hints_where_to_retry()
     {
         var follower = new RaftHarness(1, Voters(1, 2, 3));
