@@ -15,7 +15,8 @@ public sealed record LoadResult(
     double P99Ms,
     double P999Ms,
     double CpuSeconds,
-    string? Note = null)
+    string? Note = null,
+    double? AllocatedKbPerOp = null)
 {
     /// <summary>Summarises per-operation latencies (Stopwatch ticks).</summary>
     public static LoadResult From(string workload, int clients, List<long> latencies, long errors, TimeSpan elapsed, double cpuSeconds, string? note = null)
@@ -30,10 +31,10 @@ public sealed record LoadResult(
     public string ToJsonLine() => JsonSerializer.Serialize(this, JsonOptions);
 
     public static string TableHeader =>
-        $"{"workload",-18} {"clients",7} {"ops/s",10} {"p50 ms",8} {"p99 ms",8} {"p99.9 ms",9} {"errors",7} {"cpu s",7}  note";
+        $"{"workload",-18} {"clients",7} {"ops/s",10} {"p50 ms",8} {"p99 ms",8} {"p99.9 ms",9} {"errors",7} {"cpu s",7} {"KB/op",7}  note";
 
     public string ToTableRow() => string.Create(CultureInfo.InvariantCulture,
-        $"{Workload,-18} {Clients,7} {OpsPerSecond,10:0} {P50Ms,8:0.00} {P99Ms,8:0.00} {P999Ms,9:0.00} {Errors,7} {CpuSeconds,7:0.0}  {Note}");
+        $"{Workload,-18} {Clients,7} {OpsPerSecond,10:0} {P50Ms,8:0.00} {P99Ms,8:0.00} {P999Ms,9:0.00} {Errors,7} {CpuSeconds,7:0.0} {AllocatedKbPerOp,7:0.0}  {Note}");
 
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 }

@@ -8,6 +8,7 @@ using Coordination.Bench;
 //          --target etcd (the same workloads against etcd's JSON gateway; scripts/etcd-cluster.sh, --cluster-dir data/etcd),
 //          --warmup SECONDS (default 3: each workload first runs unmeasured (at up to 64 clients), so the
 //          silos' JIT has tiered up, as a long-running service's has),
+//          Each row also gives the silos' allocations per operation (KB/op, from their /metrics).
 //          --settle SECONDS (default 15: the first workload's warm-up; a silo started moments ago still
 //          spends a sixth of its CPU in the JIT 8-14 s after start, and under 1% a minute later).
 var arguments = ParseArguments(args);
@@ -43,7 +44,14 @@ foreach (var workload in workloads)
 
     foreach (var clients in workload == "failover" ? [1] : sweep)
     {
+        var allocatedBefore = target == "coordination" ? await cluster.AllocatedBytesAsync() : null;
         var result = await runner.RunAsync(workload, clients);
+        if (allocatedBefore is { } before && await cluster.AllocatedBytesAsync() is { } after && result.Operations > 0)
+        {
+            // All three silos' allocations (the leader's work, the followers' and the gateways') per operation.
+            result = result with { AllocatedKbPerOp = (after - before) / 1024.0 / result.Operations };
+        }
+
         Console.WriteLine(result.ToTableRow());
         if (jsonPath is not null)
         {

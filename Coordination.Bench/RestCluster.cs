@@ -109,5 +109,34 @@ public sealed class RestCluster : IDisposable
         return response;
     }
 
+    /// <summary>
+    /// Bytes the silos have allocated since they started, summed over every endpoint (their /metrics),
+    /// or null when one does not say (another target, or a silo down).
+    /// </summary>
+    public async Task<long?> AllocatedBytesAsync()
+    {
+        long total = 0;
+        foreach (var endpoint in _endpoints)
+        {
+            try
+            {
+                var metrics = await _http.GetStringAsync(new Uri(endpoint, "/metrics"));
+                var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith("coordination_allocated_bytes ", StringComparison.Ordinal));
+                if (line is null)
+                {
+                    return null;
+                }
+
+                total += (long)double.Parse(line[(line.IndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+            }
+            catch (HttpRequestException)
+            {
+                return null;
+            }
+        }
+
+        return total;
+    }
+
     public void Dispose() => _http.Dispose();
 }

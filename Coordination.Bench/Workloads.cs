@@ -94,6 +94,7 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
     private async Task<LoadResult> LockContended(int clients, bool oneStepRelease)
     {
         var workload = oneStepRelease ? "lock-contended-txn" : "lock-contended";
+        long readTicks = 0, putTicks = 0, releaseTicks = 0; // where a four-request holder's time goes
         var sessions = new ulong[clients];
         var name = $"bench-contended-{Guid.NewGuid():N}";
         long grants = 0;
@@ -116,13 +117,22 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
             }
             else
             {
+                var t0 = Stopwatch.GetTimestamp();
                 var count = (await cluster.SendAsync(HttpMethod.Get, $"/v1/config/{name}")).GetProperty("value").GetInt64();
+                var t1 = Stopwatch.GetTimestamp();
                 await cluster.SendAsync(HttpMethod.Put, $"/v1/config/{name}/fenced", new { value = count + 1, lockName = name, token });
+                var t2 = Stopwatch.GetTimestamp();
                 await cluster.SendAsync(HttpMethod.Post, $"/v1/locks/{name}/release", new { sessionId = sessions[i], token });
+                var t3 = Stopwatch.GetTimestamp();
+                Interlocked.Add(ref readTicks, t1 - t0);
+                Interlocked.Add(ref putTicks, t2 - t1);
+                Interlocked.Add(ref releaseTicks, t3 - t2);
             }
         });
         var final = (await cluster.SendAsync(HttpMethod.Get, $"/v1/config/{name}")).GetProperty("value").GetInt64();
-        return result with { Note = final == grants ? $"count {final} = grants" : $"LOST UPDATES: count {final}, grants {grants}" };
+        var verdict = final == grants ? $"count {final} = grants" : $"LOST UPDATES: count {final}, grants {grants}";
+        string Mean(long ticks) => (ticks * 1000.0 / Stopwatch.Frequency / Math.Max(1, grants)).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
+        return result with { Note = oneStepRelease ? verdict : $"{verdict}; mean ms get {Mean(readTicks)}, put {Mean(putTicks)}, release {Mean(releaseTicks)}" };
     }
 
     /// <summary>

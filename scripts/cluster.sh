@@ -7,17 +7,20 @@
 #   scripts/cluster.sh restart ID  start a stopped or killed silo again with its data
 # Data and logs live in ./data/cluster/silo-ID{,.log,.pid}. Extra silo options: SILO_ARGS="--tick-ms 20".
 # SILO_BIN=path/to/Coordination.Silo.dll runs another build (A/B comparisons; the build step is skipped).
+# CLUSTER_DIR (default data/cluster) and CLUSTER_PORT_OFFSET (default 0: ports 5081.., 6081..) let two
+# clusters run side by side (interleaved A/B rounds: scripts/ab.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
-root=data/cluster
+root=${CLUSTER_DIR:-data/cluster}
+offset=${CLUSTER_PORT_OFFSET:-0}
 bin=${SILO_BIN:-Coordination.Silo/bin/Release/net10.0/Coordination.Silo.dll}
 mkdir -p "$root"
 
 members() {
   local n=$1 list=""
-  for i in $(seq 1 "$n"); do list="${list:+$list,}$i=127.0.0.1:$((5080 + i)):$((6080 + i))"; done
+  for i in $(seq 1 "$n"); do list="${list:+$list,}$i=127.0.0.1:$((5080 + offset + i)):$((6080 + offset + i))"; done
   echo "$list"
 }
 
@@ -27,7 +30,7 @@ start_one() {
   nohup dotnet "$bin" --node-id "$id" --data-dir "$root/silo-$id" --members "$(members "$n")" ${SILO_ARGS:-} \
     >"$root/silo-$id.log" 2>&1 &
   echo $! >"$root/silo-$id.pid"
-  echo "silo $id: pid $!, http://127.0.0.1:$((5080 + id)), log $root/silo-$id.log"
+  echo "silo $id: pid $!, http://127.0.0.1:$((5080 + offset + id)), log $root/silo-$id.log"
 }
 
 case "${1:-}" in
@@ -37,7 +40,7 @@ case "${1:-}" in
     [ -n "${SILO_BIN:-}" ] || dotnet build -c Release Coordination.Silo >/dev/null
     for i in $(seq 1 "$n"); do start_one "$i" "$n"; done
     for attempt in $(seq 1 100); do
-      if curl -fs "http://127.0.0.1:5081/readyz" >/dev/null 2>&1; then echo "cluster ready"; exit 0; fi
+      if curl -fs "http://127.0.0.1:$((5081 + offset))/readyz" >/dev/null 2>&1; then echo "cluster ready"; exit 0; fi
       sleep 0.1
     done
     echo "cluster not ready after 10 s; see $root/*.log" >&2; exit 1 ;;
@@ -49,7 +52,7 @@ case "${1:-}" in
     start_one "$2" "$(cat "$root/size")" ;;
   status)
     for i in $(seq 1 "$(cat "$root/size" 2>/dev/null || echo 3)"); do
-      printf 'silo %s: ' "$i"; curl -fs "http://127.0.0.1:$((5080 + i))/v1/cluster" || echo "down"; echo
+      printf 'silo %s: ' "$i"; curl -fs "http://127.0.0.1:$((5080 + offset + i))/v1/cluster" || echo "down"; echo
     done ;;
   *)
     sed -n '2,8p' "$0"; exit 2 ;;

@@ -111,6 +111,7 @@ public sealed class PrometheusMetrics : IDisposable
         Gauge(text, "coordination_watchers", "Watch requests being served", Api.CoordinationApi.Watchers);
         Gauge(text, "coordination_idempotency_keys", "Idempotency keys remembered", _silo.State.IdempotencyKeys);
         Gauge(text, "coordination_transport_dropped_messages", "Peer messages dropped (full queue or unknown peer)", _silo.TransportDroppedMessages);
+        Gauge(text, "coordination_allocated_bytes", "Bytes this process has allocated since it started (the load tool's allocations per request)", GC.GetTotalAllocatedBytes());
         return text.ToString();
     }
 

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Interleaved A/B comparison of two silo builds: both clusters run side by side (A on 5081.., B on
+# 5181..) and the load tool measures them in turns, A B A B ..., so both see the same machine.
+# (Restarting a cluster per measurement made the first-measured build look faster, and the VM's speed
+# drifts by minutes; turns a few seconds apart cancel both.)
+#   scripts/ab.sh A_SILO_DLL B_SILO_DLL ROUNDS WORKLOADS CLIENTS [extra load-tool options]
+# Example: scripts/ab.sh ../base/Coordination.Silo/bin/Release/net10.0/Coordination.Silo.dll \
+#            Coordination.Silo/bin/Release/net10.0/Coordination.Silo.dll 6 lock-contended,config-put 64
+# Each turn prints the load tool's rows prefixed with A or B; `scripts/ab.sh ... | sort -k2,2 -k1,1`
+# groups them. Extra silo environment: A_ENV / B_ENV ("NAME=value ...").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+a_bin=$1 b_bin=$2 rounds=$3 workloads=$4 clients=$5
+shift 5
+stop() {
+  CLUSTER_DIR=data/ab-a scripts/cluster.sh stop >/dev/null 2>&1 || true
+  CLUSTER_DIR=data/ab-b CLUSTER_PORT_OFFSET=100 scripts/cluster.sh stop >/dev/null 2>&1 || true
+}
+trap stop EXIT
+rm -rf data/ab-a data/ab-b
+# shellcheck disable=SC2086 # A_ENV and B_ENV are lists of assignments
+env ${A_ENV:-} SILO_BIN="$a_bin" CLUSTER_DIR=data/ab-a scripts/cluster.sh start 3 >/dev/null
+# shellcheck disable=SC2086
+env ${B_ENV:-} SILO_BIN="$b_bin" CLUSTER_DIR=data/ab-b CLUSTER_PORT_OFFSET=100 scripts/cluster.sh start 3 >/dev/null
+bench() {
+  dotnet run -c Release --no-build --project Coordination.Bench -- --endpoints "$1" --cluster-dir "$2" \
+    --workloads "$workloads" --clients "$clients" "${@:3}" | grep -v '^workload'
+}
+for round in $(seq 1 "$rounds"); do
+  # The first turn of each cluster warms its JIT (--settle); later turns warm up briefly.
+  settle=$([ "$round" = 1 ] && echo 15 || echo 0)
+  bench http://127.0.0.1:5081,http://127.0.0.1:5082,http://127.0.0.1:5083 data/ab-a --settle "$settle" "$@" | sed 's/^/A /'
+  bench http://127.0.0.1:5181,http://127.0.0.1:5182,http://127.0.0.1:5183 data/ab-b --settle "$settle" "$@" | sed 's/^/B /'
+done
