@@ -134,6 +134,6 @@ public sealed class SiloGateway(SiloRuntime silo, TimeProvider time) : ICoordina
             [.. status.Membership.Learners],
             members,
             Ready: status.Leader != 0 && status.AppliedIndex >= status.CommitIndex,
-            Replication: status.Replication);
+            Replication: status.Replication?.ToDictionary(p => p.Id, p => p.ToString()));
     }
 }

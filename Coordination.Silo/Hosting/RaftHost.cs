@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Threading.Channels;
 using Coordination.Consensus;
 using Coordination.Silo.Transport;
@@ -51,7 +52,13 @@ public sealed record ClusterStatus(
     Membership Membership,
     long LeaderChanges,
     DateTimeOffset LastLeaderContact,
-    IReadOnlyDictionary<ulong, string>? Replication = null);
+    IReadOnlyList<FollowerProgress>? Replication = null);
+
+/// <summary>How far the leader has replicated to one member (rendered as text only when someone asks).</summary>
+public readonly record struct FollowerProgress(ulong Id, ReplicationState State, ulong Match, ulong Next)
+{
+    public override string ToString() => $"{State} match {Match} next {Next}";
+}
 
 /// <summary>
 /// Drives one <see cref="RaftNode"/>: the only thread that touches the node and the state machine.
@@ -233,7 +240,27 @@ public sealed partial class RaftHost : IAsyncDisposable
     private ClusterStatus Snapshot() => new(
         _node.Id, _node.Role, _node.Term, _node.Leader, _node.CommitIndex, _stateMachine.AppliedIndex,
         _node.FirstIndex, _node.LastIndex, _node.Membership, _leaderChanges, _lastLeaderContact,
-        _node.Role == RaftRole.Leader
-            ? _node.Membership.All.Select(id => (id, _node.ProgressOf(id))).Where(p => p.Item2 is not null).ToDictionary(p => p.id, p => $"{p.Item2!.Value.State} match {p.Item2.Value.Match} next {p.Item2.Value.Next}")
-            : null);
+        _node.Role == RaftRole.Leader ? Replication() : null);
+
+    /// <summary>
+    /// The status is republished every loop round, so this stays cheap: plain values in one small
+    /// array (formatting text here once cost a third of the leader's allocations).
+    /// </summary>
+    private FollowerProgress[] Replication()
+    {
+        var membership = _node.Membership;
+        var progress = new List<FollowerProgress>(membership.Voters.Count + membership.Learners.Count);
+        foreach (var members in (ReadOnlySpan<ImmutableSortedSet<ulong>>)[membership.Voters, membership.Learners])
+        {
+            foreach (var id in members)
+            {
+                if (_node.ProgressOf(id) is { } p)
+                {
+                    progress.Add(new FollowerProgress(id, p.State, p.Match, p.Next));
+                }
+            }
+        }
+
+        return [.. progress];
+    }
 }
