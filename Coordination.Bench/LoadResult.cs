@@ -31,10 +31,10 @@ public sealed record LoadResult(
     public string ToJsonLine() => JsonSerializer.Serialize(this, JsonOptions);
 
     public static string TableHeader =>
-        $"{"workload",-18} {"clients",7} {"ops/s",10} {"p50 ms",8} {"p99 ms",8} {"p99.9 ms",9} {"errors",7} {"cpu s",7} {"KB/op",7}  note";
+        $"{"workload",-27} {"clients",7} {"ops/s",10} {"p50 ms",8} {"p99 ms",8} {"p99.9 ms",9} {"errors",7} {"cpu s",7} {"KB/op",7}  note";
 
     public string ToTableRow() => string.Create(CultureInfo.InvariantCulture,
-        $"{Workload,-18} {Clients,7} {OpsPerSecond,10:0} {P50Ms,8:0.00} {P99Ms,8:0.00} {P999Ms,9:0.00} {Errors,7} {CpuSeconds,7:0.0} {AllocatedKbPerOp,7:0.0}  {Note}");
+        $"{Workload,-27} {Clients,7} {OpsPerSecond,10:0} {P50Ms,8:0.00} {P99Ms,8:0.00} {P999Ms,9:0.00} {Errors,7} {CpuSeconds,7:0.0} {AllocatedKbPerOp,7:0.0}  {Note}");
 
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 }

@@ -15,9 +15,10 @@ public sealed partial class Workloads
         "get-linearizable" => Loop(workload, clients, SeedEtcd, (_, _) => cluster.SendAsync(HttpMethod.Post, "/v3/kv/range", new { key = Base64("bench-get") }, at: cluster.AnyEndpoint())),
         "get-stale" => Loop(workload, clients, SeedEtcd, (_, _) => cluster.SendAsync(HttpMethod.Post, "/v3/kv/range", new { key = Base64("bench-get"), serializable = true }, at: cluster.AnyEndpoint())),
         "lock-cycle" => EtcdLockCycle(clients),
-        "lock-contended" => EtcdLockContended(clients, oneStepRelease: false),
-        "lock-contended-txn" => EtcdLockContended(clients, oneStepRelease: true),
-        _ => throw new ArgumentException($"workload '{workload}' is not implemented for etcd; known: config-put, get-linearizable, get-stale, lock-cycle, lock-contended, lock-contended-txn"),
+        "lock-contended" => EtcdLockContended(clients, ContendedShape.FourRequests),
+        "lock-contended-linearizable" => EtcdLockContended(clients, ContendedShape.FourRequestsLinearizable),
+        "lock-contended-txn" => EtcdLockContended(clients, ContendedShape.OneStep),
+        _ => throw new ArgumentException($"workload '{workload}' is not implemented for etcd; known: config-put, get-linearizable, get-stale, lock-cycle, lock-contended, lock-contended-linearizable, lock-contended-txn"),
     };
 
     private Task SeedEtcd(int client) =>
@@ -36,13 +37,14 @@ public sealed partial class Workloads
 
     /// <summary>
     /// Our contended-lock workloads on etcd: the lock service under a lease per client; the counter is
-    /// a key. Four requests per holder (lock, linearizable range, a put fenced by a txn comparing that
-    /// the lock key still exists, unlock), or three with <paramref name="oneStepRelease"/> (lock, a
-    /// serializable range on the member that granted it, one txn that puts and deletes the lock key).
+    /// a key. Four requests per holder (lock, a serializable range on the member that granted it, or a
+    /// linearizable one, a put fenced by a txn comparing that the lock key still exists, unlock), or
+    /// three in one step (lock, serializable range, one txn that puts and deletes the lock key).
     /// </summary>
-    private async Task<LoadResult> EtcdLockContended(int clients, bool oneStepRelease)
+    private async Task<LoadResult> EtcdLockContended(int clients, ContendedShape shape)
     {
-        var workload = oneStepRelease ? "lock-contended-txn" : "lock-contended";
+        var workload = WorkloadName(shape);
+        var oneStepRelease = shape == ContendedShape.OneStep;
         var leases = new string[clients];
         var name = $"bench-contended-{Guid.NewGuid():N}";
         var counter = Base64($"{name}-count");
@@ -52,7 +54,7 @@ public sealed partial class Workloads
         {
             var key = (await cluster.SendAsync(HttpMethod.Post, "/v3/lock/lock", new { name = Base64(name), lease = leases[i] })).GetProperty("key").GetString()!;
             Interlocked.Increment(ref grants);
-            var count = await ReadEtcdCounter(counter, serializable: oneStepRelease);
+            var count = await ReadEtcdCounter(counter, serializable: shape != ContendedShape.FourRequestsLinearizable);
             var stillHeld = new[] { new Dictionary<string, string> { ["key"] = key, ["target"] = "CREATE", ["result"] = "GREATER", ["create_revision"] = "0" } };
             var put = new { request_put = new { key = counter, value = Base64($"{count + 1}") } };
             object[] success = oneStepRelease ? [put, new { request_delete_range = new { key } }] : [put];

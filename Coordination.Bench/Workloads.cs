@@ -7,7 +7,7 @@ namespace Coordination.Bench;
 /// <summary>The workloads of issue 8, each run at one concurrency for a fixed time.</summary>
 public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IReadOnlyList<int> siloPids, string? clusterDirectory, string target = "coordination")
 {
-    public static readonly string[] Names = ["config-put", "get-linearizable", "get-stale", "lock-cycle", "lock-contended", "lock-contended-txn", "watch-latency", "watch-latency-stream", "keepalive", "txn-internal", "txn-2pc", "failover"];
+    public static readonly string[] Names = ["config-put", "get-linearizable", "get-stale", "lock-cycle", "lock-contended", "lock-contended-linearizable", "lock-contended-txn", "watch-latency", "watch-latency-stream", "keepalive", "txn-internal", "txn-2pc", "failover"];
 
     public Task<LoadResult> RunAsync(string workload, int clients) => target == "etcd" ? RunOnEtcdAsync(workload, clients) : workload switch
     {
@@ -15,8 +15,9 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
         "get-linearizable" => Loop(workload, clients, Seed, (_, _) => cluster.SendAsync(HttpMethod.Get, "/v1/config/bench-get", at: cluster.AnyEndpoint())),
         "get-stale" => Loop(workload, clients, Seed, (_, _) => cluster.SendAsync(HttpMethod.Get, "/v1/config/bench-get?consistency=stale", at: cluster.AnyEndpoint())),
         "lock-cycle" => LockCycle(clients),
-        "lock-contended" => LockContended(clients, oneStepRelease: false),
-        "lock-contended-txn" => LockContended(clients, oneStepRelease: true),
+        "lock-contended" => LockContended(clients, ContendedShape.FourRequests),
+        "lock-contended-linearizable" => LockContended(clients, ContendedShape.FourRequestsLinearizable),
+        "lock-contended-txn" => LockContended(clients, ContendedShape.OneStep),
         "watch-latency" => WatchLatency(clients, stream: false),
         "watch-latency-stream" => WatchLatency(clients, stream: true),
         "keepalive" => KeepAlive(clients),
@@ -83,17 +84,35 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
         });
     }
 
+    /// <summary>How a contended-lock holder reads the counter and ends its critical section.</summary>
+    private enum ContendedShape
+    {
+        /// <summary>Acquire, read at the grant's revision, fenced put, release: ZooKeeper's recipe, whose getData is served by the connected server with the client's own writes visible.</summary>
+        FourRequests,
+
+        /// <summary>The same with a linearizable read (a ReadIndex round), like etcd's default range.</summary>
+        FourRequestsLinearizable,
+
+        /// <summary>Acquire, read at the grant's revision, one transaction that writes and releases (an etcd txn deleting the lock key, a ZooKeeper multi).</summary>
+        OneStep,
+    }
+
+    private static string WorkloadName(ContendedShape shape) => shape switch
+    {
+        ContendedShape.FourRequests => "lock-contended",
+        ContendedShape.FourRequestsLinearizable => "lock-contended-linearizable",
+        _ => "lock-contended-txn",
+    };
+
     /// <summary>
     /// N clients, one lock: each holder reads a counter and writes it back plus one, fenced.
     /// The final count must equal the number of grants: the fencing check of the whole path.
-    /// Four requests per holder (acquire, linearizable get, fenced put, release), or with
-    /// <paramref name="oneStepRelease"/> three: acquire, a read at the grant's revision (the token),
-    /// and one transaction that writes and releases (the idiomatic end of a critical section, as an
-    /// etcd txn deleting the lock key or a ZooKeeper multi deleting the lock node).
+    /// A read at the grant's revision (the token) sees every earlier holder's write: each wrote before
+    /// releasing, and the grant comes after the release.
     /// </summary>
-    private async Task<LoadResult> LockContended(int clients, bool oneStepRelease)
+    private async Task<LoadResult> LockContended(int clients, ContendedShape shape)
     {
-        var workload = oneStepRelease ? "lock-contended-txn" : "lock-contended";
+        var workload = WorkloadName(shape);
         long readTicks = 0, putTicks = 0, releaseTicks = 0; // where a four-request holder's time goes
         var sessions = new ulong[clients];
         var name = $"bench-contended-{Guid.NewGuid():N}";
@@ -103,9 +122,10 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
         {
             var token = (await cluster.SendAsync(HttpMethod.Post, $"/v1/locks/{name}/acquire", new { sessionId = sessions[i], waitMs = 30_000 })).GetProperty("token").GetUInt64();
             Interlocked.Increment(ref grants);
-            if (oneStepRelease)
+            var read = shape == ContendedShape.FourRequestsLinearizable ? $"/v1/config/{name}" : $"/v1/config/{name}?consistency=stale&minRevision={token}";
+            if (shape == ContendedShape.OneStep)
             {
-                var count = (await cluster.SendAsync(HttpMethod.Get, $"/v1/config/{name}?consistency=stale&minRevision={token}")).GetProperty("value").GetInt64();
+                var count = (await cluster.SendAsync(HttpMethod.Get, read)).GetProperty("value").GetInt64();
                 await cluster.SendAsync(HttpMethod.Post, "/v1/transactions", new
                 {
                     operations = new object[]
@@ -118,7 +138,7 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
             else
             {
                 var t0 = Stopwatch.GetTimestamp();
-                var count = (await cluster.SendAsync(HttpMethod.Get, $"/v1/config/{name}")).GetProperty("value").GetInt64();
+                var count = (await cluster.SendAsync(HttpMethod.Get, read)).GetProperty("value").GetInt64();
                 var t1 = Stopwatch.GetTimestamp();
                 await cluster.SendAsync(HttpMethod.Put, $"/v1/config/{name}/fenced", new { value = count + 1, lockName = name, token });
                 var t2 = Stopwatch.GetTimestamp();
@@ -132,7 +152,7 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
         var final = (await cluster.SendAsync(HttpMethod.Get, $"/v1/config/{name}")).GetProperty("value").GetInt64();
         var verdict = final == grants ? $"count {final} = grants" : $"LOST UPDATES: count {final}, grants {grants}";
         string Mean(long ticks) => (ticks * 1000.0 / Stopwatch.Frequency / Math.Max(1, grants)).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
-        return result with { Note = oneStepRelease ? verdict : $"{verdict}; mean ms get {Mean(readTicks)}, put {Mean(putTicks)}, release {Mean(releaseTicks)}" };
+        return result with { Note = shape == ContendedShape.OneStep ? verdict : $"{verdict}; mean ms get {Mean(readTicks)}, put {Mean(putTicks)}, release {Mean(releaseTicks)}" };
     }
 
     /// <summary>
