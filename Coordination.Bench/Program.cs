@@ -8,9 +8,9 @@ using Coordination.Bench;
 //          --target etcd (the same workloads against etcd's JSON gateway; scripts/etcd-cluster.sh, --cluster-dir data/etcd),
 //          --warmup SECONDS (default 3: each workload first runs unmeasured (at up to 64 clients), so the
 //          silos' JIT has tiered up, as a long-running service's has),
-//          Each row also gives the silos' allocations per operation (KB/op, from their /metrics).
 //          --settle SECONDS (default 15: the first workload's warm-up; a silo started moments ago still
 //          spends a sixth of its CPU in the JIT 8-14 s after start, and under 1% a minute later).
+// Each row also gives the silos' allocations per operation (KB/op, from their /metrics).
 var arguments = ParseArguments(args);
 var endpoints = arguments.GetValueOrDefault("endpoints", arguments.GetValueOrDefault("target") == "etcd" ? "http://127.0.0.1:2379,http://127.0.0.1:22379,http://127.0.0.1:32379" : "http://127.0.0.1:5081,http://127.0.0.1:5082,http://127.0.0.1:5083")
     .Split(',', StringSplitOptions.RemoveEmptyEntries).Select(e => new Uri(e)).ToArray();

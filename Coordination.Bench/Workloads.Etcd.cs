@@ -70,7 +70,7 @@ public sealed partial class Workloads
             }
         });
         var final = await ReadEtcdCounter(counter, serializable: false);
-        return result with { Note = final == grants ? $"count {final} = grants" : $"LOST UPDATES: count {final}, grants {grants}" };
+        return result with { Note = CountVerdict(final, grants) };
     }
 
     private async Task<long> ReadEtcdCounter(string key, bool serializable)

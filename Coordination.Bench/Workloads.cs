@@ -150,10 +150,14 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
             }
         });
         var final = (await cluster.SendAsync(HttpMethod.Get, $"/v1/config/{name}")).GetProperty("value").GetInt64();
-        var verdict = final == grants ? $"count {final} = grants" : $"LOST UPDATES: count {final}, grants {grants}";
+        var verdict = CountVerdict(final, grants);
         string Mean(long ticks) => (ticks * 1000.0 / Stopwatch.Frequency / Math.Max(1, grants)).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
         return result with { Note = shape == ContendedShape.OneStep ? verdict : $"{verdict}; mean ms get {Mean(readTicks)}, put {Mean(putTicks)}, release {Mean(releaseTicks)}" };
     }
+
+    /// <summary>The contended workloads' check: every grant incremented the counter exactly once.</summary>
+    private static string CountVerdict(long count, long grants) =>
+        count == grants ? $"count {count} = grants" : $"LOST UPDATES: count {count}, grants {grants}";
 
     /// <summary>
     /// One writer, <paramref name="watchers"/> watchers spread over the silos: time from sending a put to

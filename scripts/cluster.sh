@@ -5,7 +5,7 @@
 #   scripts/cluster.sh status      show each silo's view of the cluster
 #   scripts/cluster.sh kill ID     kill -9 one silo (for fault experiments)
 #   scripts/cluster.sh restart ID  start a stopped or killed silo again with its data
-# Data and logs live in ./data/cluster/silo-ID{,.log,.pid}. Extra silo options: SILO_ARGS="--tick-ms 20".
+# Data and logs live in ./data/cluster/silo-ID{,.log,.pid} (or CLUSTER_DIR). Extra silo options: SILO_ARGS="--tick-ms 20".
 # SILO_BIN=path/to/Coordination.Silo.dll runs another build (A/B comparisons; the build step is skipped).
 # CLUSTER_DIR (default data/cluster) and CLUSTER_PORT_OFFSET (default 0: ports 5081.., 6081..) let two
 # clusters run side by side (interleaved A/B rounds: scripts/ab.sh).
@@ -55,5 +55,5 @@ case "${1:-}" in
       printf 'silo %s: ' "$i"; curl -fs "http://127.0.0.1:$((5080 + offset + i))/v1/cluster" || echo "down"; echo
     done ;;
   *)
-    sed -n '2,8p' "$0"; exit 2 ;;
+    sed -n '2,11p' "$0"; exit 2 ;;
 esac

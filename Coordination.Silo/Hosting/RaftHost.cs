@@ -244,9 +244,9 @@ public sealed partial class RaftHost : IAsyncDisposable
 
     /// <summary>
     /// The status is republished every loop round, so this stays cheap: plain values in one small
-    /// array (formatting text here once cost a third of the leader's allocations).
+    /// list (formatting text here once cost about a sixth of the leader's allocations).
     /// </summary>
-    private FollowerProgress[] Replication()
+    private List<FollowerProgress> Replication()
     {
         var membership = _node.Membership;
         var progress = new List<FollowerProgress>(membership.Voters.Count + membership.Learners.Count);
@@ -261,6 +261,6 @@ public sealed partial class RaftHost : IAsyncDisposable
             }
         }
 
-        return [.. progress];
+        return progress;
     }
 }
