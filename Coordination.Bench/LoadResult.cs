@@ -22,11 +22,13 @@ public sealed record LoadResult(
     public static LoadResult From(string workload, int clients, List<long> latencies, long errors, TimeSpan elapsed, double cpuSeconds, string? note = null)
     {
         latencies.Sort();
-        double Percentile(double p) => latencies.Count == 0 ? double.NaN
-            : latencies[Math.Min(latencies.Count - 1, (int)Math.Ceiling(p * latencies.Count) - 1)] * 1000.0 / System.Diagnostics.Stopwatch.Frequency;
         return new LoadResult(workload, clients, latencies.Count, errors, elapsed.TotalSeconds, latencies.Count / elapsed.TotalSeconds,
-            Percentile(0.50), Percentile(0.99), Percentile(0.999), cpuSeconds, note);
+            PercentileMs(latencies, 0.50), PercentileMs(latencies, 0.99), PercentileMs(latencies, 0.999), cpuSeconds, note);
     }
+
+    /// <summary>The <paramref name="p"/> quantile, in milliseconds, of latencies in Stopwatch ticks sorted ascending.</summary>
+    public static double PercentileMs(List<long> sorted, double p) => sorted.Count == 0 ? double.NaN
+        : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)] * 1000.0 / System.Diagnostics.Stopwatch.Frequency;
 
     public string ToJsonLine() => JsonSerializer.Serialize(this, JsonOptions);
 

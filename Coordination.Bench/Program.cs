@@ -9,7 +9,8 @@ using Coordination.Bench;
 //          --warmup SECONDS (default 3: each workload first runs unmeasured (at up to 64 clients), so the
 //          silos' JIT has tiered up, as a long-running service's has),
 //          --settle SECONDS (default 15: the first workload's warm-up; a silo started moments ago still
-//          spends a sixth of its CPU in the JIT 8-14 s after start, and under 1% a minute later).
+//          spends a sixth of its CPU in the JIT 8-14 s after start, and under 1% a minute later),
+//          --watch-put-interval-ms MS (default 5: how often the watch workloads' writer puts; 0: back to back).
 // Each row also gives the silos' allocations per operation (KB/op, from their /metrics).
 var arguments = ParseArguments(args);
 var endpoints = arguments.GetValueOrDefault("endpoints", arguments.GetValueOrDefault("target") == "etcd" ? "http://127.0.0.1:2379,http://127.0.0.1:22379,http://127.0.0.1:32379" : "http://127.0.0.1:5081,http://127.0.0.1:5082,http://127.0.0.1:5083")
@@ -29,7 +30,8 @@ var warmup = TimeSpan.FromSeconds(double.Parse(arguments.GetValueOrDefault("warm
 
 using var cluster = new RestCluster(endpoints);
 await (target == "etcd" ? cluster.DiscoverEtcdLeaderAsync() : cluster.DiscoverLeaderAsync());
-var runner = new Workloads(cluster, duration, ClusterCpu.PidsFrom(clusterDirectory), Directory.Exists(clusterDirectory) ? clusterDirectory : null, target);
+var watchPutInterval = TimeSpan.FromMilliseconds(double.Parse(arguments.GetValueOrDefault("watch-put-interval-ms", "5"), CultureInfo.InvariantCulture));
+var runner = new Workloads(cluster, duration, ClusterCpu.PidsFrom(clusterDirectory), Directory.Exists(clusterDirectory) ? clusterDirectory : null, target) { WatchPutInterval = watchPutInterval };
 Console.WriteLine(LoadResult.TableHeader);
 var settle = TimeSpan.FromSeconds(double.Parse(arguments.GetValueOrDefault("settle", "15"), CultureInfo.InvariantCulture));
 var settled = false;
@@ -37,7 +39,7 @@ foreach (var workload in workloads)
 {
     if (warmup > TimeSpan.Zero && workload != "failover")
     {
-        var warmupRunner = new Workloads(cluster, settled ? warmup : TimeSpan.FromTicks(Math.Max(settle.Ticks, warmup.Ticks)), [], null, target);
+        var warmupRunner = new Workloads(cluster, settled ? warmup : TimeSpan.FromTicks(Math.Max(settle.Ticks, warmup.Ticks)), [], null, target) { WatchPutInterval = watchPutInterval };
         await warmupRunner.RunAsync(workload, Math.Min(sweep.Max(), 64));
         settled = true;
     }

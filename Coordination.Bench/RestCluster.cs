@@ -101,10 +101,17 @@ public sealed class RestCluster : IDisposable
         return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
     }
 
-    /// <summary>Opens a streaming GET (Server-Sent Events) and returns its body; the caller disposes the response.</summary>
-    public async Task<HttpResponseMessage> OpenStreamAsync(string path, Uri at, CancellationToken cancellation)
+    /// <summary>Opens a streamed response (Server-Sent Events, etcd's watch) and returns it once its headers arrive; the caller disposes it.</summary>
+    public async Task<HttpResponseMessage> OpenStreamAsync(HttpMethod method, string path, object? body, Uri at, CancellationToken cancellation)
     {
-        var response = await _http.SendAsync(new HttpRequestMessage(HttpMethod.Get, new Uri(at, path)), HttpCompletionOption.ResponseHeadersRead, cancellation);
+        // Not disposed here: the headers can arrive while the body is still being sent.
+        var request = new HttpRequestMessage(method, new Uri(at, path));
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
+        var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation);
         response.EnsureSuccessStatusCode();
         return response;
     }

@@ -18,8 +18,33 @@ public sealed partial class Workloads
         "lock-contended" => EtcdLockContended(clients, ContendedShape.FourRequests),
         "lock-contended-linearizable" => EtcdLockContended(clients, ContendedShape.FourRequestsLinearizable),
         "lock-contended-txn" => EtcdLockContended(clients, ContendedShape.OneStep),
-        _ => throw new ArgumentException($"workload '{workload}' is not implemented for etcd; known: config-put, get-linearizable, get-stale, lock-cycle, lock-contended, lock-contended-linearizable, lock-contended-txn"),
+        "watch-latency-stream" => EtcdWatchLatency(clients),
+        _ => throw new ArgumentException($"workload '{workload}' is not implemented for etcd; known: config-put, get-linearizable, get-stale, lock-cycle, lock-contended, lock-contended-linearizable, lock-contended-txn, watch-latency-stream"),
     };
+
+    /// <summary>
+    /// Our event-stream watch workload on etcd: each watcher holds one watch stream (the gateway's
+    /// `/v3/watch`, newline-delimited JSON) on a member in turn; the key's version names the put.
+    /// </summary>
+    private async Task<LoadResult> EtcdWatchLatency(int watchers)
+    {
+        var key = Base64($"bench-watch-{Guid.NewGuid():N}");
+        await cluster.SendAsync(HttpMethod.Post, "/v3/kv/put", new { key, value = Base64("1") });
+        Task Watch(Action<long, long> onEvent, Action onError, CancellationToken stop) =>
+            StreamEvents(cluster.OpenStreamAsync(HttpMethod.Post, "/v3/watch", new { create_request = new { key } }, cluster.AnyEndpoint(), stop), "", (line, at) =>
+            {
+                if (line.TryGetProperty("result", out var result) && result.TryGetProperty("events", out var events))
+                {
+                    foreach (var e in events.EnumerateArray())
+                    {
+                        // The gateway writes 64-bit integers as strings.
+                        onEvent(long.Parse(e.GetProperty("kv").GetProperty("version").GetString()!, System.Globalization.CultureInfo.InvariantCulture), at);
+                    }
+                }
+            }, stop, onError);
+
+        return await MeasureWatch("watch-latency-stream", watchers, version => cluster.SendAsync(HttpMethod.Post, "/v3/kv/put", new { key, value = Base64($"{version}") }), Watch, streamsOpenFirst: true);
+    }
 
     private Task SeedEtcd(int client) =>
         client == 0 ? cluster.SendAsync(HttpMethod.Post, "/v3/kv/put", new { key = Base64("bench-get"), value = Base64("{\"seeded\":true}") }) : Task.CompletedTask;

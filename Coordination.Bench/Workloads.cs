@@ -7,6 +7,9 @@ namespace Coordination.Bench;
 /// <summary>The workloads of issue 8, each run at one concurrency for a fixed time.</summary>
 public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IReadOnlyList<int> siloPids, string? clusterDirectory, string target = "coordination")
 {
+    /// <summary>How often the watch workloads' writer puts (zero: back to back).</summary>
+    public TimeSpan WatchPutInterval { get; init; } = TimeSpan.FromMilliseconds(5);
+
     public static readonly string[] Names = ["config-put", "get-linearizable", "get-stale", "lock-cycle", "lock-contended", "lock-contended-linearizable", "lock-contended-txn", "watch-latency", "watch-latency-stream", "keepalive", "txn-internal", "txn-2pc", "failover"];
 
     public Task<LoadResult> RunAsync(string workload, int clients) => target == "etcd" ? RunOnEtcdAsync(workload, clients) : workload switch
@@ -160,45 +163,38 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
         count == grants ? $"count {count} = grants" : $"LOST UPDATES: count {count}, grants {grants}";
 
     /// <summary>
-    /// One writer, <paramref name="watchers"/> watchers spread over the silos: time from sending a put to
-    /// each watcher's notification. Watchers long-poll (a request per notification, as a ZooKeeper
-    /// one-shot watch is set again), or with <paramref name="stream"/> hold one Server-Sent Events
-    /// stream each (pushed, as an etcd watch stream).
+    /// One writer, <paramref name="watchers"/> watchers spread over the silos. Watchers long-poll (a
+    /// request per notification, as a ZooKeeper one-shot watch is set again), or with
+    /// <paramref name="stream"/> hold one Server-Sent Events stream each (pushed, as an etcd watch stream).
     /// </summary>
     private async Task<LoadResult> WatchLatency(int watchers, bool stream)
     {
         var name = $"bench-watch-{Guid.NewGuid():N}";
         var start = (await cluster.SendAsync(HttpMethod.Put, $"/v1/config/{name}", new { value = 0 })).GetProperty("revision").GetUInt64();
-        var sent = new ConcurrentDictionary<long, long>();
-        var latencies = new ConcurrentBag<long>();
-        long errors = 0;
-        using var stop = new CancellationTokenSource(duration);
-        void Received(JsonElement e, long at)
+        void Deliver(JsonElement e, long at, Action<long, long> onEvent)
         {
-            if (sent.TryGetValue(e.GetProperty("version").GetInt64(), out var putAt))
+            if (e.TryGetProperty("version", out var version))
             {
-                latencies.Add(at - putAt);
+                onEvent(version.GetInt64(), at);
             }
         }
 
-        var watching = Enumerable.Range(0, watchers).Select(_ => Task.Run(async () =>
-        {
-            if (stream)
-            {
-                await StreamEvents($"/v1/events/stream?after={start}&kind=config&name={name}", Received, stop.Token, () => Interlocked.Increment(ref errors));
-                return;
-            }
+        Task Watch(Action<long, long> onEvent, Action onError, CancellationToken stop) => stream
+            ? StreamEvents(cluster.OpenStreamAsync(HttpMethod.Get, $"/v1/events/stream?after={start}&kind=config&name={name}", null, cluster.AnyEndpoint(), stop), "data: ", (e, at) => Deliver(e, at, onEvent), stop, onError)
+            : LongPoll(onEvent, onError, stop);
 
+        async Task LongPoll(Action<long, long> onEvent, Action onError, CancellationToken stop)
+        {
             var after = start;
             while (!stop.IsCancellationRequested)
             {
                 try
                 {
-                    var page = await cluster.SendAsync(HttpMethod.Get, $"/v1/events?after={after}&kind=config&name={name}&waitMs=1000", at: cluster.AnyEndpoint(), cancellation: stop.Token);
+                    var page = await cluster.SendAsync(HttpMethod.Get, $"/v1/events?after={after}&kind=config&name={name}&waitMs=1000", at: cluster.AnyEndpoint(), cancellation: stop);
                     var received = Stopwatch.GetTimestamp();
                     foreach (var e in page.GetProperty("events").EnumerateArray())
                     {
-                        Received(e, received);
+                        Deliver(e, received, onEvent);
                     }
 
                     after = page.GetProperty("resumeAfter").GetUInt64();
@@ -208,11 +204,32 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
                 }
                 catch (HttpRequestException)
                 {
-                    Interlocked.Increment(ref errors);
+                    onError();
                 }
             }
-        })).ToArray();
-        if (stream)
+        }
+
+        return await MeasureWatch(stream ? "watch-latency-stream" : "watch-latency", watchers, version => cluster.SendAsync(HttpMethod.Put, $"/v1/config/{name}", new { value = version }), Watch, streamsOpenFirst: stream);
+    }
+
+    /// <summary>
+    /// The watch measurement, shared by every target: <paramref name="watchers"/> run
+    /// <paramref name="watch"/>, which reports each notification as (the document's version, when it
+    /// arrived); one writer puts versions 2, 3, ... every <see cref="WatchPutInterval"/> (zero: back to
+    /// back). Latency is from sending the put to each notification, as the issue's reference figures
+    /// count; the note adds it from the put's acknowledgement (a notification that came first counts 0).
+    /// </summary>
+    private async Task<LoadResult> MeasureWatch(string workload, int watchers, Func<long, Task> put, Func<Action<long, long>, Action, CancellationToken, Task> watch, bool streamsOpenFirst)
+    {
+        var sent = new ConcurrentDictionary<long, long>();
+        var acked = new ConcurrentDictionary<long, long>();
+        var notified = new ConcurrentQueue<(long Version, long At)>();
+        long errors = 0;
+        using var stop = new CancellationTokenSource(duration);
+        var watching = Enumerable.Range(0, watchers)
+            .Select(_ => Task.Run(() => watch((version, at) => notified.Enqueue((version, at)), () => Interlocked.Increment(ref errors), stop.Token)))
+            .ToArray();
+        if (streamsOpenFirst)
         {
             // Let every stream open before the first put, so none starts with a backlog.
             await Task.Delay(TimeSpan.FromMilliseconds(500));
@@ -223,31 +240,53 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
         for (long version = 2; !stop.IsCancellationRequested; version++)
         {
             sent[version] = Stopwatch.GetTimestamp();
-            await cluster.SendAsync(HttpMethod.Put, $"/v1/config/{name}", new { value = version });
-            await Task.Delay(5);
+            await put(version);
+            acked[version] = Stopwatch.GetTimestamp();
+            if (WatchPutInterval > TimeSpan.Zero)
+            {
+                await Task.Delay(WatchPutInterval);
+            }
         }
 
         await Task.WhenAll(watching);
-        return LoadResult.From(stream ? "watch-latency-stream" : "watch-latency", watchers, [.. latencies], errors, clock.Elapsed, ClusterCpu.Seconds(siloPids) - cpuBefore, "latency from sending the put to the notification");
+        var fromSent = new List<long>();
+        var fromAck = new List<long>();
+        var beforeAck = 0;
+        foreach (var (version, at) in notified)
+        {
+            if (sent.TryGetValue(version, out var sentAt) && acked.TryGetValue(version, out var ackedAt))
+            {
+                fromSent.Add(at - sentAt);
+                fromAck.Add(Math.Max(0, at - ackedAt));
+                beforeAck += at < ackedAt ? 1 : 0;
+            }
+        }
+
+        fromAck.Sort();
+        var interval = WatchPutInterval > TimeSpan.Zero ? $"a put every {WatchPutInterval.TotalMilliseconds:0.#} ms" : "puts back to back";
+        var note = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"from sending the put ({interval}); from its ack: p50 {LoadResult.PercentileMs(fromAck, 0.50):0.00}, p99 {LoadResult.PercentileMs(fromAck, 0.99):0.00} ms, {100.0 * beforeAck / Math.Max(1, fromAck.Count):0}% came before the ack");
+        return LoadResult.From(workload, watchers, fromSent, errors, clock.Elapsed, ClusterCpu.Seconds(siloPids) - cpuBefore, note);
     }
 
-    /// <summary>Reads one Server-Sent Events stream until cancelled, handing each event's data (JSON) to <paramref name="onEvent"/>.</summary>
-    private async Task StreamEvents(string path, Action<JsonElement, long> onEvent, CancellationToken stop, Action onError)
+    /// <summary>
+    /// Reads one event stream until cancelled, handing the JSON of each line that starts with
+    /// <paramref name="prefix"/>, and when the line arrived, to <paramref name="onEvent"/>: Server-Sent Events ("data: ") or
+    /// newline-delimited JSON (etcd's watch, prefix "").
+    /// </summary>
+    private static async Task StreamEvents(Task<HttpResponseMessage> opening, string prefix, Action<JsonElement, long> onEvent, CancellationToken stop, Action onError)
     {
         try
         {
-            using var response = await cluster.OpenStreamAsync(path, cluster.AnyEndpoint(), stop);
+            using var response = await opening;
             using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(stop));
             for (var line = await reader.ReadLineAsync(stop); line is not null; line = await reader.ReadLineAsync(stop))
             {
-                if (line.StartsWith("data: ", StringComparison.Ordinal))
+                if (line.Length > prefix.Length && line.StartsWith(prefix, StringComparison.Ordinal))
                 {
                     var at = Stopwatch.GetTimestamp();
-                    using var data = JsonDocument.Parse(line.AsMemory(6));
-                    if (data.RootElement.TryGetProperty("version", out _))
-                    {
-                        onEvent(data.RootElement, at);
-                    }
+                    using var data = JsonDocument.Parse(line.AsMemory(prefix.Length));
+                    onEvent(data.RootElement, at);
                 }
             }
         }
