@@ -351,19 +351,34 @@ public sealed partial class RaftHost
         for (var round = 0; round < ReadyRoundsPerLoopMax && _node.HasReady; round++)
         {
             var ready = _node.GetReady();
+
+            // Committed entries are on a majority's disks already (a leader counts its own copy only
+            // after its sync, RaftNode.Advance), so they are applied before this Ready's new entries
+            // are written: an answer, a read or a watch notification does not wait for the sync of
+            // later requests. A snapshot from the leader is installed before it is applied.
+            var applyBeforePersist = ready.Snapshot is null;
             if (ready.MaySendBeforePersist)
             {
                 // The leader: followers write while we write (the transport only queues here).
                 Send(ready);
-                Persist(ready);
             }
-            else
+
+            if (applyBeforePersist)
             {
-                Persist(ready);
+                Apply(ready);
+            }
+
+            Persist(ready);
+            if (!ready.MaySendBeforePersist)
+            {
                 Send(ready);
             }
 
-            Apply(ready);
+            if (!applyBeforePersist)
+            {
+                Apply(ready);
+            }
+
             _node.Advance(ready);
             MaybeSnapshot();
             if (ready.Role != _lastRole || ready.Leader != _lastLeader)

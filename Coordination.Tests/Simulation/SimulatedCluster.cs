@@ -8,13 +8,13 @@ namespace Coordination.Tests.Simulation;
 /// <summary>Where in the processing of a Ready a node crashes: each point loses different state.</summary>
 public enum CrashPoint
 {
-    /// <summary>Nothing of the Ready was persisted: unstable entries and the new hard state are lost (a leader's messages were sent already).</summary>
+    /// <summary>Nothing of the Ready was persisted: unstable entries and the new hard state are lost (a leader's messages were sent already, its committed entries applied and answered).</summary>
     BeforePersist,
 
-    /// <summary>Persisted, but no message was sent and nothing applied.</summary>
+    /// <summary>Persisted, but a follower sent no message (committed entries were applied, unless a snapshot came).</summary>
     AfterPersist,
 
-    /// <summary>Persisted and sent, but not applied.</summary>
+    /// <summary>Persisted and sent; only a snapshot's Ready is not applied yet.</summary>
     AfterSend,
 }
 
@@ -329,6 +329,14 @@ public sealed class SimulatedCluster
                 SendAll(ready);
             }
 
+            // As the silo does: committed entries are applied (clients answered, reads served) before
+            // the Ready's new entries are written; a crash before the write must lose none of them.
+            var applyBeforePersist = ready.Snapshot is null;
+            if (applyBeforePersist)
+            {
+                Apply(node, ready);
+            }
+
             if (node.PendingCrash == CrashPoint.BeforePersist)
             {
                 Crash(node);
@@ -358,7 +366,11 @@ public sealed class SimulatedCluster
                 return;
             }
 
-            Apply(node, ready);
+            if (!applyBeforePersist)
+            {
+                Apply(node, ready);
+            }
+
             raft.Advance(ready);
             Observe(node);
             MaybeCompact(node);
