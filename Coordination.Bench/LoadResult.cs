@@ -16,7 +16,8 @@ public sealed record LoadResult(
     double P999Ms,
     double CpuSeconds,
     string? Note = null,
-    double? AllocatedKbPerOp = null)
+    double? AllocatedKbPerOp = null,
+    string? Api = null)
 {
     /// <summary>Summarises per-operation latencies (Stopwatch ticks).</summary>
     public static LoadResult From(string workload, int clients, List<long> latencies, long errors, TimeSpan elapsed, double cpuSeconds, string? note = null)

@@ -1,7 +1,9 @@
 using System.Globalization;
 using Coordination.Bench;
+using Coordination.Client;
 
-// The load tool of issue 8. Drives a running cluster (scripts/cluster.sh start 3) over REST.
+// The load tool of issue 8. Drives a running cluster (scripts/cluster.sh start 3) over REST, or with
+// --api client through the .NET client (Coordination.Client).
 //   dotnet run -c Release --project Coordination.Bench -- --workloads config-put,get-linearizable --clients 1,16,64,256 --seconds 10
 // Options: --endpoints (default 127.0.0.1:5081..5083), --workloads (or all), --clients, --seconds,
 //          --json FILE (JSON lines), --cluster-dir (pid files, for CPU seconds and the failover kill; default data/cluster),
@@ -10,7 +12,8 @@ using Coordination.Bench;
 //          silos' JIT has tiered up, as a long-running service's has),
 //          --settle SECONDS (default 15: the first workload's warm-up; a silo started moments ago still
 //          spends a sixth of its CPU in the JIT 8-14 s after start, and under 1% a minute later),
-//          --watch-put-interval-ms MS (default 5: how often the watch workloads' writer puts; 0: back to back).
+//          --watch-put-interval-ms MS (default 5: how often the watch workloads' writer puts; 0: back to back),
+//          --api rest|client (default rest; client: the workloads through CoordinationClient, one per silo).
 // Each row also gives the silos' allocations per operation (KB/op, from their /metrics).
 var arguments = ParseArguments(args);
 var endpoints = arguments.GetValueOrDefault("endpoints", arguments.GetValueOrDefault("target") == "etcd" ? "http://127.0.0.1:2379,http://127.0.0.1:22379,http://127.0.0.1:32379" : "http://127.0.0.1:5081,http://127.0.0.1:5082,http://127.0.0.1:5083")
@@ -26,12 +29,23 @@ if (target is not ("coordination" or "etcd"))
     throw new ArgumentException("--target is coordination or etcd");
 }
 
+var api = arguments.GetValueOrDefault("api", "rest");
+if (api is not ("rest" or "client") || (api == "client" && target != "coordination"))
+{
+    throw new ArgumentException("--api is rest or client (client only with --target coordination)");
+}
+
 var warmup = TimeSpan.FromSeconds(double.Parse(arguments.GetValueOrDefault("warmup", "3"), CultureInfo.InvariantCulture));
 
 using var cluster = new RestCluster(endpoints);
 await (target == "etcd" ? cluster.DiscoverEtcdLeaderAsync() : cluster.DiscoverLeaderAsync());
+// Through the client: one per silo, each listing its own silo first (where it sends reads).
+var apiClients = api == "client"
+    ? endpoints.Select((_, i) => new CoordinationClient(new CoordinationClientOptions { Endpoints = [.. endpoints.Skip(i), .. endpoints.Take(i)] })).ToArray()
+    : null;
 var watchPutInterval = TimeSpan.FromMilliseconds(double.Parse(arguments.GetValueOrDefault("watch-put-interval-ms", "5"), CultureInfo.InvariantCulture));
-var runner = new Workloads(cluster, duration, ClusterCpu.PidsFrom(clusterDirectory), Directory.Exists(clusterDirectory) ? clusterDirectory : null, target) { WatchPutInterval = watchPutInterval };
+var runner = new Workloads(cluster, duration, ClusterCpu.PidsFrom(clusterDirectory), Directory.Exists(clusterDirectory) ? clusterDirectory : null, target) { WatchPutInterval = watchPutInterval, Clients = apiClients };
+Console.WriteLine(api == "client" ? "# through the .NET client (Coordination.Client), one per silo" : $"# over REST ({target})");
 Console.WriteLine(LoadResult.TableHeader);
 var settle = TimeSpan.FromSeconds(double.Parse(arguments.GetValueOrDefault("settle", "15"), CultureInfo.InvariantCulture));
 var settled = false;
@@ -39,7 +53,7 @@ foreach (var workload in workloads)
 {
     if (warmup > TimeSpan.Zero && workload != "failover")
     {
-        var warmupRunner = new Workloads(cluster, settled ? warmup : TimeSpan.FromTicks(Math.Max(settle.Ticks, warmup.Ticks)), [], null, target) { WatchPutInterval = watchPutInterval };
+        var warmupRunner = new Workloads(cluster, settled ? warmup : TimeSpan.FromTicks(Math.Max(settle.Ticks, warmup.Ticks)), [], null, target) { WatchPutInterval = watchPutInterval, Clients = apiClients };
         await warmupRunner.RunAsync(workload, Math.Min(sweep.Max(), 64));
         settled = true;
     }
@@ -57,9 +71,14 @@ foreach (var workload in workloads)
         Console.WriteLine(result.ToTableRow());
         if (jsonPath is not null)
         {
-            await File.AppendAllTextAsync(jsonPath, result.ToJsonLine() + Environment.NewLine);
+            await File.AppendAllTextAsync(jsonPath, (result with { Api = api }).ToJsonLine() + Environment.NewLine);
         }
     }
+}
+
+foreach (var client in apiClients ?? [])
+{
+    client.Dispose();
 }
 
 static Dictionary<string, string> ParseArguments(string[] args)

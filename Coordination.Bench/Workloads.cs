@@ -12,7 +12,7 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
 
     public static readonly string[] Names = ["config-put", "get-linearizable", "get-stale", "lock-cycle", "lock-contended", "lock-contended-linearizable", "lock-contended-txn", "watch-latency", "watch-latency-stream", "keepalive", "txn-internal", "txn-2pc", "failover"];
 
-    public Task<LoadResult> RunAsync(string workload, int clients) => target == "etcd" ? RunOnEtcdAsync(workload, clients) : workload switch
+    public Task<LoadResult> RunAsync(string workload, int clients) => target == "etcd" ? RunOnEtcdAsync(workload, clients) : Clients is not null ? RunThroughClientAsync(workload, clients) : workload switch
     {
         "config-put" => Loop(workload, clients, _ => Task.CompletedTask, (i, n) => cluster.SendAsync(HttpMethod.Put, $"/v1/config/bench-put-{i}", new { value = n })),
         "get-linearizable" => Loop(workload, clients, Seed, (_, _) => cluster.SendAsync(HttpMethod.Get, "/v1/config/bench-get", at: cluster.AnyEndpoint())),
@@ -33,7 +33,7 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
             },
         })),
         "txn-2pc" => TwoPhaseCommit(clients),
-        "failover" => Failover(),
+        "failover" => Failover(n => cluster.SendAsync(HttpMethod.Put, "/v1/config/bench-failover", new { value = n }, at: cluster.AnyEndpoint())),
         _ => throw new ArgumentException($"unknown workload '{workload}'; known: {string.Join(", ", Names)}"),
     };
 
@@ -65,7 +65,7 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
                     await operation(i, n);
                     mine.Add(Stopwatch.GetTimestamp() - started);
                 }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException or Coordination.Client.CoordinationException)
                 {
                     Interlocked.Increment(ref errors);
                 }
@@ -333,8 +333,8 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
         });
     }
 
-    /// <summary>Writes steadily, kills the leader with SIGKILL, and reports the gap until the next successful write.</summary>
-    private async Task<LoadResult> Failover()
+    /// <summary>Writes steadily with <paramref name="put"/>, kills the leader with SIGKILL, and reports the gap until the next successful write.</summary>
+    private async Task<LoadResult> Failover(Func<long, Task> put)
     {
         if (clusterDirectory is null)
         {
@@ -358,7 +358,7 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
             var started = Stopwatch.GetTimestamp();
             try
             {
-                await cluster.SendAsync(HttpMethod.Put, "/v1/config/bench-failover", new { value = n }, at: cluster.AnyEndpoint());
+                await put(n);
                 latencies.Add(Stopwatch.GetTimestamp() - started);
                 if (killedAt == 0)
                 {
@@ -369,7 +369,7 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
                     firstAfter = Stopwatch.GetTimestamp();
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (e is HttpRequestException or Coordination.Client.CoordinationException)
             {
                 errors++;
             }

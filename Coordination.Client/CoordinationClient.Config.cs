@@ -8,11 +8,19 @@ public sealed partial class CoordinationClient
 {
     /// <summary>
     /// A config document, or null when it does not exist. A stale read says in <see cref="ConfigDocument.Read"/>
-    /// how stale it may be.
+    /// how stale it may be. With <paramref name="minRevision"/> the answering silo first waits until it has
+    /// applied that revision (e.g. a lock's fencing token, or the revision of one's own last write), so a
+    /// stale read still sees everything up to it.
     /// </summary>
-    public async Task<ConfigDocument?> GetConfigAsync(string name, ReadConsistency consistency = ReadConsistency.Linearizable, CancellationToken cancellationToken = default)
+    /// <exception cref="CoordinationException"><c>revision-not-applied</c> when the silo did not reach <paramref name="minRevision"/> in time.</exception>
+    public async Task<ConfigDocument?> GetConfigAsync(string name, ReadConsistency consistency = ReadConsistency.Linearizable, long? minRevision = null, CancellationToken cancellationToken = default)
     {
-        var path = Query($"v1/config/{CoordinationRequest.Segment(name)}", ("consistency", consistency == ReadConsistency.Stale ? "stale" : null));
+        if (minRevision is { } min)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(min, nameof(minRevision));
+        }
+
+        var path = Query($"v1/config/{CoordinationRequest.Segment(name)}", ("consistency", consistency == ReadConsistency.Stale ? "stale" : null), ("minRevision", minRevision));
         try
         {
             var (document, read) = await GetWithMetadataAsync(path, CoordinationJsonContext.Default.ConfigDocument, cancellationToken).ConfigureAwait(false);

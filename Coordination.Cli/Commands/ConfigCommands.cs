@@ -18,7 +18,7 @@ internal static class ConfigCommands
         var command = new Command("get", "Print a config document") { name, stale };
         command.SetAction(cli.Run(async run =>
         {
-            var document = await run.Client.GetConfigAsync(run.Get(name), run.Get(stale) ? ReadConsistency.Stale : ReadConsistency.Linearizable, run.CancellationToken)
+            var document = await run.Client.GetConfigAsync(run.Get(name), run.Get(stale) ? ReadConsistency.Stale : ReadConsistency.Linearizable, cancellationToken: run.CancellationToken)
                 ?? throw new CoordinationException("not-found", 404, $"Config document '{run.Get(name)}' does not exist.");
             run.Write(document, CliJsonContext.Default.ConfigDocument, output =>
             {

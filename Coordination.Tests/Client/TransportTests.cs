@@ -25,6 +25,21 @@ public sealed class TransportTests
     }
 
     [Fact]
+    public async Task A_read_at_a_revision_names_it_in_the_query_and_a_negative_one_is_refused_before_sending()
+    {
+        var handler = new FakeHandler().Json("GET", "/v1/config/app?consistency=stale&minRevision=120",
+            """{"name": "app", "version": 4, "revision": 118, "writtenMs": 5, "value": {"replicas": 3}}""", HttpStatusCode.OK, 1,
+            ("X-Coordination-Revision", "120"), ("X-Coordination-Stale", "true"));
+        using var client = ClientFixture.Create(handler);
+
+        var document = await client.GetConfigAsync("app", ReadConsistency.Stale, minRevision: 120);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => client.GetConfigAsync("app", ReadConsistency.Stale, minRevision: -1));
+
+        Assert.Equal((4L, 120L), (document!.Version, document.Read!.Revision));
+        Assert.Single(handler.Requests);
+    }
+
+    [Fact]
     public async Task Missing_config_document_reads_as_null()
     {
         var handler = new FakeHandler().Problem("GET", "/v1/config/app", HttpStatusCode.NotFound, "not-found");
