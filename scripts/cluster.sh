@@ -36,6 +36,12 @@ start_one() {
 case "${1:-}" in
   start)
     n=${2:-3}
+    for i in $(seq 1 "$n"); do
+      # A cluster left running would answer the readiness probe below for the new one, which could not bind.
+      if curl -fs -o /dev/null "http://127.0.0.1:$((5080 + offset + i))/readyz" 2>/dev/null; then
+        echo "port $((5080 + offset + i)) already serves a silo; stop that cluster first" >&2; exit 1
+      fi
+    done
     echo "$n" >"$root/size"
     [ -n "${SILO_BIN:-}" ] || dotnet build -c Release Coordination.Silo >/dev/null
     for i in $(seq 1 "$n"); do start_one "$i" "$n"; done

@@ -418,6 +418,7 @@ public sealed partial class RaftHost
         if (ready.Snapshot is { } snapshot)
         {
             _stateMachine.RestoreSnapshot(snapshot.Metadata.Index, snapshot.Data);
+            (_lastSnapshotBytes, _appliedBytesSinceSnapshot) = (snapshot.Data.Length, 0);
 
             // A snapshot from the leader covers the waiter's index: which entry was there is not
             // known here, so the change is reported as not made (the caller retries and finds out).
@@ -426,6 +427,8 @@ public sealed partial class RaftHost
 
         foreach (var entry in ready.CommittedEntries)
         {
+            _appliedBytesSinceSnapshot += entry.SizeBytes;
+
             // The change's own entry has its term; any other entry at its index means it was overwritten.
             FinishAppliedWaiters(w => w.Index == entry.Index && w.Term != entry.Term, applied: false);
 
@@ -500,12 +503,14 @@ public sealed partial class RaftHost
     private void MaybeSnapshot()
     {
         var applied = _stateMachine.AppliedIndex;
-        if (applied < _storage.FirstIndex || applied - _storage.FirstIndex + 1 < _options.SnapshotEveryEntries)
+        if (applied < _storage.FirstIndex || applied - _storage.FirstIndex + 1 < _options.SnapshotEveryEntries
+            || _appliedBytesSinceSnapshot < Math.Min(_lastSnapshotBytes, _options.SnapshotLogBytesMax))
         {
             return;
         }
 
         var data = _stateMachine.WriteSnapshot();
+        (_lastSnapshotBytes, _appliedBytesSinceSnapshot) = (data.Length, 0);
         _storage.Compact(new SnapshotMetadata(applied, _storage.Term(applied), _node.MembershipAt(applied)), data);
         _logger.LogInformation("Silo {Node}: snapshot at {Index} ({Bytes} bytes), log compacted", _node.Id, applied, data.Length);
     }

@@ -30,8 +30,16 @@ public sealed record RaftHostOptions
     /// </summary>
     public long EntryBytesPerRoundMax { get; init; } = 4 << 20;
 
-    /// <summary>Applied entries kept in the log before the state is snapshotted and the log compacted.</summary>
+    /// <summary>
+    /// Applied entries kept in the log, at least, before the state is snapshotted and the log compacted.
+    /// A snapshot also waits until the entries applied since the last one add up to that snapshot's size
+    /// (or <see cref="SnapshotLogBytesMax"/>): a snapshot writes the whole state, so writing snapshots then
+    /// costs no more than writing the log, however large the state grows.
+    /// </summary>
     public ulong SnapshotEveryEntries { get; init; } = 10_000;
+
+    /// <summary>Bytes of entries applied since the last snapshot after which one is taken even if the state is larger.</summary>
+    public long SnapshotLogBytesMax { get; init; } = 64 << 20;
 
     /// <summary>A proposal or read not answered within this time fails with <see cref="TimeoutException"/>.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
@@ -99,6 +107,10 @@ public sealed partial class RaftHost : IAsyncDisposable
     private volatile ClusterStatus _status;
     private TaskCompletionSource _applied = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // The size of the last snapshot, and the bytes of entries applied since: see SnapshotEveryEntries.
+    private long _lastSnapshotBytes;
+    private long _appliedBytesSinceSnapshot;
+
     public RaftHost(RaftHostOptions options, ILogStorage storage, IReplicatedStateMachine stateMachine, Action<Message> send, TimeProvider time, ILogger logger, HostMetrics? metrics = null)
     {
         _options = options;
@@ -116,6 +128,7 @@ public sealed partial class RaftHost : IAsyncDisposable
         if (!storage.Snapshot.IsEmpty)
         {
             stateMachine.RestoreSnapshot(storage.Snapshot.Metadata.Index, storage.Snapshot.Data);
+            _lastSnapshotBytes = storage.Snapshot.Data.Length;
         }
 
         _node = new RaftNode(options.ToRaftOptions(), storage, new SplitMixRandom((ulong)Random.Shared.NextInt64()));

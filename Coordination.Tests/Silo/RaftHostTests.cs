@@ -152,3 +152,79 @@ public sealed class LeaderlessRaftHostTests : IAsyncLifetime
         await Assert.ThrowsAsync<NotLeaderException>(() => _host.ProposeAsync(CounterStateMachine.Command(1)).WaitAsync(TimeSpan.FromSeconds(10)));
     }
 }
+
+/// <summary>One voter, a state whose snapshot is large: snapshots wait until the log since the last one is as large.</summary>
+public sealed class RaftHostSnapshotTests
+{
+    private const int PaddingBytes = 4096;
+    private static readonly TimeSpan WaitMax = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task A_large_state_is_snapshotted_again_only_once_the_entries_since_add_up_to_its_size()
+    {
+        var log = new MemoryLogStorage();
+        RaftNode.Bootstrap(log, new Membership([1], []));
+        await using var host = new RaftHost(
+            new RaftHostOptions { NodeId = 1, TickInterval = TimeSpan.FromMilliseconds(5), SnapshotEveryEntries = 10 },
+            log, new PaddedStateMachine(), _ => { }, TimeProvider.System, NullLogger.Instance);
+        host.Start();
+        var entryBytes = LogEntry.HeaderBytes + EntryEnvelope.HeaderBytes + 8;
+        var proposed = 0L;
+        async Task<ulong> ProposeThenSnapshotIndex(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await Retry(() => host.ProposeAsync(CounterStateMachine.Command(++proposed)));
+            }
+
+            // A query runs on the loop after the round that applied the last command (and maybe snapshotted) ended.
+            return await host.QueryAsync(() => log.Snapshot.Metadata.Index, linearizable: false).WaitAsync(WaitMax);
+        }
+
+        var first = await ProposeThenSnapshotIndex(20);
+        // At most a dozen entries followed the first snapshot; half the state's size more stays under it.
+        var fewBytesLater = await ProposeThenSnapshotIndex(PaddingBytes / entryBytes / 2);
+        var enoughBytesLater = await ProposeThenSnapshotIndex(PaddingBytes / entryBytes);
+
+        Assert.True(first >= 10, $"the first snapshot comes after {nameof(RaftHostOptions.SnapshotEveryEntries)} entries (at {first})");
+        Assert.Equal(first, fewBytesLater);
+        Assert.True(enoughBytesLater > first, "a snapshot once the entries since add up to its size");
+    }
+
+    private static async Task Retry(Func<Task> propose)
+    {
+        // The single voter elects itself within a few ticks; until then proposals are refused.
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await propose().WaitAsync(WaitMax);
+                return;
+            }
+            catch (NotLeaderException) when (attempt < 200)
+            {
+                await Task.Delay(10);
+            }
+        }
+    }
+
+    /// <summary>The counter, its snapshot padded to <see cref="PaddingBytes"/> more.</summary>
+    private sealed class PaddedStateMachine : IReplicatedStateMachine
+    {
+        private readonly CounterStateMachine _inner = new();
+
+        public ulong AppliedIndex => _inner.AppliedIndex;
+
+        public object? Apply(ulong index, long timestampMs, ReadOnlyMemory<byte> command) => _inner.Apply(index, timestampMs, command);
+
+        public void Skip(ulong index) => _inner.Skip(index);
+
+        public byte[] WriteSnapshot() => [.. _inner.WriteSnapshot(), .. new byte[PaddingBytes]];
+
+        public void RestoreSnapshot(ulong index, ReadOnlySpan<byte> snapshot) => throw new InvalidOperationException("one voter never receives a snapshot");
+
+        public IEnumerable<byte[]> OnBecameLeader() => _inner.OnBecameLeader();
+
+        public IEnumerable<byte[]> DueCommands(long nowMs) => _inner.DueCommands(nowMs);
+    }
+}
