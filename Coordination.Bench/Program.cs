@@ -41,7 +41,7 @@ using var cluster = new RestCluster(endpoints);
 await (target == "etcd" ? cluster.DiscoverEtcdLeaderAsync() : cluster.DiscoverLeaderAsync());
 // Through the client: one per silo, each listing its own silo first (where it sends reads).
 var apiClients = api == "client"
-    ? endpoints.Select((_, i) => new CoordinationClient(new CoordinationClientOptions { Endpoints = [.. endpoints.Skip(i), .. endpoints.Take(i)] })).ToArray()
+    ? endpoints.Select((_, i) => new CoordinationClient(new CoordinationClientOptions { Endpoints = [.. endpoints.Skip(i), .. endpoints.Take(i)], UseIdempotencyKeys = Environment.GetEnvironmentVariable("NOIDEM") is null })).ToArray()
     : null;
 var watchPutInterval = TimeSpan.FromMilliseconds(double.Parse(arguments.GetValueOrDefault("watch-put-interval-ms", "5"), CultureInfo.InvariantCulture));
 var runner = new Workloads(cluster, duration, ClusterCpu.PidsFrom(clusterDirectory), Directory.Exists(clusterDirectory) ? clusterDirectory : null, target) { WatchPutInterval = watchPutInterval, Clients = apiClients };
