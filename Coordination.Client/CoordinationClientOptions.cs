@@ -15,11 +15,17 @@ public sealed class CoordinationClientOptions
     /// <summary>How long one HTTP attempt may take (long-polls get their wait on top of this).</summary>
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Retries after the first attempt of a request that is safe to retry (a GET, or a write with an idempotency key).</summary>
-    public int RetryAttemptsMax { get; set; } = 4;
+    /// <summary>
+    /// Retries after the first attempt of a request that is safe to retry (a GET, or a write with an
+    /// idempotency key). With the default delays six retries span about 3 s, several elections.
+    /// </summary>
+    public int RetryAttemptsMax { get; set; } = 6;
 
-    /// <summary>The first retry delay; later ones grow exponentially with jitter up to <see cref="RetryDelayMax"/>.</summary>
-    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>
+    /// The first retry delay; later ones grow exponentially with jitter up to <see cref="RetryDelayMax"/>.
+    /// Short, because the common cause is a leader failing over, which takes a few hundred milliseconds.
+    /// </summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(50);
 
     /// <summary>The longest delay between two attempts, also the cap on a silo's <c>Retry-After</c>.</summary>
     public TimeSpan RetryDelayMax { get; set; } = TimeSpan.FromSeconds(2);

@@ -203,6 +203,17 @@ internal sealed class CoordinationTransport
                 : null;
     }
 
+    /// <summary>
+    /// The silo's <c>Retry-After</c> when the next attempt should wait for it (clamped to the retry
+    /// delays), or null for the client's own backoff. A <c>no-leader</c> answer is retried on the
+    /// backoff: an election takes a fraction of a second, and the header's unit, a whole second,
+    /// would hold every write for at least that long after a leader failed.
+    /// </summary>
+    internal static TimeSpan? RetryAfterToHonour(Exception? refusal, CoordinationClientOptions options) =>
+        refusal is CoordinationException { RetryAfter: { } after } error && error.Error != CoordinationError.NoLeader
+            ? TimeSpan.FromTicks(Math.Clamp(after.Ticks, options.RetryBaseDelay.Ticks, options.RetryDelayMax.Ticks))
+            : null;
+
     private static ResiliencePipeline Build(CoordinationClientOptions options, bool retry)
     {
         var builder = new ResiliencePipelineBuilder { TimeProvider = options.TimeProvider };
@@ -218,9 +229,7 @@ internal sealed class CoordinationTransport
                 UseJitter = true,
                 Delay = options.RetryBaseDelay,
                 MaxDelay = options.RetryDelayMax,
-                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Exception is CoordinationException { RetryAfter: { } after }
-                    ? (TimeSpan?)TimeSpan.FromTicks(Math.Clamp(after.Ticks, options.RetryBaseDelay.Ticks, options.RetryDelayMax.Ticks))
-                    : null),
+                DelayGenerator = args => ValueTask.FromResult(RetryAfterToHonour(args.Outcome.Exception, options)),
             });
         }
 

@@ -39,6 +39,20 @@ public sealed class TransportTests
         Assert.Single(handler.Requests);
     }
 
+    [Theory]
+    [InlineData("overloaded", 1000, 1000)]
+    [InlineData("overloaded", 60_000, 2000)]
+    [InlineData("no-leader", 1000, null)]
+    public void A_silos_retry_after_is_honoured_clamped_except_for_no_leader(string code, int retryAfterMs, int? expectedMs)
+    {
+        var options = new CoordinationClientOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(50), RetryDelayMax = TimeSpan.FromSeconds(2) };
+        var refusal = new CoordinationException(code, 503, "refused", retryAfter: TimeSpan.FromMilliseconds(retryAfterMs));
+
+        var delay = Coordination.Client.Http.CoordinationTransport.RetryAfterToHonour(refusal, options);
+
+        Assert.Equal(expectedMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, delay);
+    }
+
     [Fact]
     public async Task Missing_config_document_reads_as_null()
     {
