@@ -18,7 +18,10 @@ using Coordination.Client;
 var arguments = ParseArguments(args);
 var endpoints = arguments.GetValueOrDefault("endpoints", arguments.GetValueOrDefault("target") == "etcd" ? "http://127.0.0.1:2379,http://127.0.0.1:22379,http://127.0.0.1:32379" : "http://127.0.0.1:5081,http://127.0.0.1:5082,http://127.0.0.1:5083")
     .Split(',', StringSplitOptions.RemoveEmptyEntries).Select(e => new Uri(e)).ToArray();
-var workloads = arguments.GetValueOrDefault("workloads", "all") is "all" ? Workloads.Names : arguments["workloads"].Split(',');
+var api = arguments.GetValueOrDefault("api", "rest");
+var workloads = arguments.GetValueOrDefault("workloads", "all") is "all"
+    ? Workloads.Names.Where(w => api != "client" || w != "watch-latency-stream").ToArray() // the client watches by long-poll
+    : arguments["workloads"].Split(',');
 var sweep = arguments.GetValueOrDefault("clients", "1,16,64,256").Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray();
 var duration = TimeSpan.FromSeconds(double.Parse(arguments.GetValueOrDefault("seconds", "10"), CultureInfo.InvariantCulture));
 var clusterDirectory = arguments.GetValueOrDefault("cluster-dir", "data/cluster");
@@ -29,7 +32,6 @@ if (target is not ("coordination" or "etcd"))
     throw new ArgumentException("--target is coordination or etcd");
 }
 
-var api = arguments.GetValueOrDefault("api", "rest");
 if (api is not ("rest" or "client") || (api == "client" && target != "coordination"))
 {
     throw new ArgumentException("--api is rest or client (client only with --target coordination)");

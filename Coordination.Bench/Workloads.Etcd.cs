@@ -12,8 +12,8 @@ public sealed partial class Workloads
     private Task<LoadResult> RunOnEtcdAsync(string workload, int clients) => workload switch
     {
         "config-put" => Loop(workload, clients, _ => Task.CompletedTask, (i, n) => cluster.SendAsync(HttpMethod.Post, "/v3/kv/put", new { key = Base64($"bench-put-{i}"), value = Base64($"{n}") })),
-        "get-linearizable" => Loop(workload, clients, SeedEtcd, (_, _) => cluster.SendAsync(HttpMethod.Post, "/v3/kv/range", new { key = Base64("bench-get") }, at: cluster.AnyEndpoint())),
-        "get-stale" => Loop(workload, clients, SeedEtcd, (_, _) => cluster.SendAsync(HttpMethod.Post, "/v3/kv/range", new { key = Base64("bench-get"), serializable = true }, at: cluster.AnyEndpoint())),
+        "get-linearizable" => Loop(workload, clients, SeedEtcd, (i, _) => cluster.SendAsync(HttpMethod.Post, "/v3/kv/range", new { key = Base64("bench-get") }, at: cluster.Endpoint(i))),
+        "get-stale" => Loop(workload, clients, SeedEtcd, (i, _) => cluster.SendAsync(HttpMethod.Post, "/v3/kv/range", new { key = Base64("bench-get"), serializable = true }, at: cluster.Endpoint(i))),
         "lock-cycle" => EtcdLockCycle(clients),
         "lock-contended" => EtcdLockContended(clients, ContendedShape.FourRequests),
         "lock-contended-linearizable" => EtcdLockContended(clients, ContendedShape.FourRequestsLinearizable),

@@ -15,8 +15,8 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
     public Task<LoadResult> RunAsync(string workload, int clients) => target == "etcd" ? RunOnEtcdAsync(workload, clients) : Clients is not null ? RunThroughClientAsync(workload, clients) : workload switch
     {
         "config-put" => Loop(workload, clients, _ => Task.CompletedTask, (i, n) => cluster.SendAsync(HttpMethod.Put, $"/v1/config/bench-put-{i}", new { value = n })),
-        "get-linearizable" => Loop(workload, clients, Seed, (_, _) => cluster.SendAsync(HttpMethod.Get, "/v1/config/bench-get", at: cluster.AnyEndpoint())),
-        "get-stale" => Loop(workload, clients, Seed, (_, _) => cluster.SendAsync(HttpMethod.Get, "/v1/config/bench-get?consistency=stale", at: cluster.AnyEndpoint())),
+        "get-linearizable" => Loop(workload, clients, Seed, (i, _) => cluster.SendAsync(HttpMethod.Get, "/v1/config/bench-get", at: cluster.Endpoint(i))),
+        "get-stale" => Loop(workload, clients, Seed, (i, _) => cluster.SendAsync(HttpMethod.Get, "/v1/config/bench-get?consistency=stale", at: cluster.Endpoint(i))),
         "lock-cycle" => LockCycle(clients),
         "lock-contended" => LockContended(clients, ContendedShape.FourRequests),
         "lock-contended-linearizable" => LockContended(clients, ContendedShape.FourRequestsLinearizable),
