@@ -204,15 +204,26 @@ internal sealed class CoordinationTransport
     }
 
     /// <summary>
-    /// The silo's <c>Retry-After</c> when the next attempt should wait for it (clamped to the retry
-    /// delays), or null for the client's own backoff. A <c>no-leader</c> answer is retried on the
-    /// backoff: an election takes a fraction of a second, and the header's unit, a whole second,
-    /// would hold every write for at least that long after a leader failed.
+    /// The delay before retry <paramref name="attempt"/> (0 for the first), or null for Polly's jittered
+    /// exponential backoff. A silo's <c>Retry-After</c> is honoured (clamped to the retry delays) except
+    /// on <c>no-leader</c>: while the leader changes (no-leader, a refused connection) the delay doubles
+    /// only up to <see cref="CoordinationClientOptions.LeaderChangeRetryDelayMax"/>, since an election
+    /// takes a fraction of a second and the header's unit, a whole second, would hold every write that
+    /// long after a leader failed.
     /// </summary>
-    internal static TimeSpan? RetryAfterToHonour(Exception? refusal, CoordinationClientOptions options) =>
-        refusal is CoordinationException { RetryAfter: { } after } error && error.Error != CoordinationError.NoLeader
+    internal static TimeSpan? RetryDelay(Exception? refusal, int attempt, CoordinationClientOptions options)
+    {
+        if (refusal is CoordinationException { Error: CoordinationError.NoLeader } or HttpRequestException)
+        {
+            var doubled = options.RetryBaseDelay.Ticks << Math.Min(attempt, 20);
+            var capped = Math.Min(doubled, options.LeaderChangeRetryDelayMax.Ticks);
+            return TimeSpan.FromTicks((long)(capped * (0.75 + (Random.Shared.NextDouble() / 2))));
+        }
+
+        return refusal is CoordinationException { RetryAfter: { } after }
             ? TimeSpan.FromTicks(Math.Clamp(after.Ticks, options.RetryBaseDelay.Ticks, options.RetryDelayMax.Ticks))
             : null;
+    }
 
     private static ResiliencePipeline Build(CoordinationClientOptions options, bool retry)
     {
@@ -229,7 +240,7 @@ internal sealed class CoordinationTransport
                 UseJitter = true,
                 Delay = options.RetryBaseDelay,
                 MaxDelay = options.RetryDelayMax,
-                DelayGenerator = args => ValueTask.FromResult(RetryAfterToHonour(args.Outcome.Exception, options)),
+                DelayGenerator = args => ValueTask.FromResult(RetryDelay(args.Outcome.Exception, args.AttemptNumber, options)),
             });
         }
 

@@ -18,6 +18,7 @@ internal static class ClientFixture
             RetryAttemptsMax = 3,
             RetryBaseDelay = TimeSpan.Zero,
             RetryDelayMax = TimeSpan.Zero,
+            LeaderChangeRetryDelayMax = TimeSpan.Zero,
             WatchRetryDelay = TimeSpan.Zero,
         };
         configure?.Invoke(options);

@@ -40,18 +40,34 @@ public sealed class TransportTests
     }
 
     [Theory]
-    [InlineData("overloaded", 1000, 1000)]
-    [InlineData("overloaded", 60_000, 2000)]
-    [InlineData("no-leader", 1000, null)]
-    public void A_silos_retry_after_is_honoured_clamped_except_for_no_leader(string code, int retryAfterMs, int? expectedMs)
+    [InlineData("overloaded", 1000, 0, 1000)]
+    [InlineData("overloaded", 60_000, 0, 2000)]
+    public void A_silos_retry_after_is_honoured_within_the_retry_delays(string code, int retryAfterMs, int attempt, int expectedMs)
     {
-        var options = new CoordinationClientOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(50), RetryDelayMax = TimeSpan.FromSeconds(2) };
         var refusal = new CoordinationException(code, 503, "refused", retryAfter: TimeSpan.FromMilliseconds(retryAfterMs));
 
-        var delay = Coordination.Client.Http.CoordinationTransport.RetryAfterToHonour(refusal, options);
-
-        Assert.Equal(expectedMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, delay);
+        Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), Coordination.Client.Http.CoordinationTransport.RetryDelay(refusal, attempt, RetryOptions));
     }
+
+    [Fact]
+    public void While_the_leader_changes_retries_double_only_up_to_their_cap_and_ignore_retry_after()
+    {
+        var noLeader = new CoordinationException("no-leader", 503, "no leader", retryAfter: TimeSpan.FromSeconds(1));
+        var refused = new HttpRequestException("connection refused");
+
+        var delays = Enumerable.Range(0, 8).Select(a => Coordination.Client.Http.CoordinationTransport.RetryDelay(a % 2 == 0 ? noLeader : refused, a, RetryOptions)!.Value).ToList();
+
+        Assert.InRange(delays[0], TimeSpan.FromMilliseconds(37.5), TimeSpan.FromMilliseconds(62.5)); // 50 ms, jittered ±25%
+        Assert.All(delays.Skip(1), d => Assert.InRange(d, TimeSpan.FromMilliseconds(75), TimeSpan.FromMilliseconds(125)));
+        Assert.Null(Coordination.Client.Http.CoordinationTransport.RetryDelay(new CoordinationException("overloaded", 503, "busy"), 3, RetryOptions));
+    }
+
+    private static readonly CoordinationClientOptions RetryOptions = new()
+    {
+        RetryBaseDelay = TimeSpan.FromMilliseconds(50),
+        LeaderChangeRetryDelayMax = TimeSpan.FromMilliseconds(100),
+        RetryDelayMax = TimeSpan.FromSeconds(2),
+    };
 
     [Fact]
     public async Task Missing_config_document_reads_as_null()
