@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
+using Coordination.Client;
 
 namespace Coordination.Bench;
 
@@ -65,7 +66,7 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
                     await operation(i, n);
                     mine.Add(Stopwatch.GetTimestamp() - started);
                 }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException or Coordination.Client.CoordinationException)
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException or CoordinationException)
                 {
                     Interlocked.Increment(ref errors);
                 }
@@ -369,7 +370,7 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
                     firstAfter = Stopwatch.GetTimestamp();
                 }
             }
-            catch (Exception e) when (e is HttpRequestException or Coordination.Client.CoordinationException)
+            catch (Exception e) when (e is HttpRequestException or CoordinationException)
             {
                 errors++;
             }
