@@ -24,7 +24,7 @@ env ${A_ENV:-} SILO_BIN="$a_bin" CLUSTER_DIR=data/ab-a scripts/cluster.sh start 
 env ${B_ENV:-} SILO_BIN="$b_bin" CLUSTER_DIR=data/ab-b CLUSTER_PORT_OFFSET=100 scripts/cluster.sh start 3 >/dev/null
 bench() {
   dotnet run -c Release --no-build --project Coordination.Bench -- --endpoints "$1" --cluster-dir "$2" \
-    --workloads "$workloads" --clients "$clients" "${@:3}" | grep -v '^workload'
+    --workloads "$workloads" --clients "$clients" "${@:3}" | grep -v '^workload\|^#'
 }
 for round in $(seq 1 "$rounds"); do
   # The first turn of each cluster warms its JIT (--settle); later turns warm up briefly.
