@@ -8,11 +8,16 @@
 #            Coordination.Silo/bin/Release/net10.0/Coordination.Silo.dll 6 lock-contended,config-put 64
 # Each turn prints the load tool's rows prefixed with A or B; `scripts/ab.sh ... | sort -k2,2 -k1,1`
 # groups them. Extra silo environment: A_ENV / B_ENV ("NAME=value ...").
+# The cluster not being measured is frozen (SIGSTOP) during the other's turn: an idle cluster still
+# burns CPU (heartbeats, thread-pool spinning), and a change to that cost would otherwise show up as
+# a change in the *other* build's figures. Frozen together, its silos resume without an election.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 a_bin=$1 b_bin=$2 rounds=$3 workloads=$4 clients=$5
 shift 5
+freeze() { for f in "data/ab-$1"/silo-*.pid; do kill "-$2" "$(cat "$f")"; done; }
 stop() {
+  freeze a CONT 2>/dev/null || true; freeze b CONT 2>/dev/null || true
   CLUSTER_DIR=data/ab-a scripts/cluster.sh stop >/dev/null 2>&1 || true
   CLUSTER_DIR=data/ab-b CLUSTER_PORT_OFFSET=100 scripts/cluster.sh stop >/dev/null 2>&1 || true
 }
@@ -29,6 +34,8 @@ bench() {
 for round in $(seq 1 "$rounds"); do
   # The first turn of each cluster warms its JIT (--settle); later turns warm up briefly.
   settle=$([ "$round" = 1 ] && echo 15 || echo 0)
+  freeze b STOP; freeze a CONT
   bench http://127.0.0.1:5081,http://127.0.0.1:5082,http://127.0.0.1:5083 data/ab-a --settle "$settle" "$@" | sed 's/^/A /'
+  freeze a STOP; freeze b CONT
   bench http://127.0.0.1:5181,http://127.0.0.1:5182,http://127.0.0.1:5183 data/ab-b --settle "$settle" "$@" | sed 's/^/B /'
 done
