@@ -2,7 +2,9 @@ namespace Coordination.Silo.Hosting;
 
 /// <summary>
 /// The application state the silo replicates. Every member is called only from the
-/// <see cref="RaftHost"/> loop thread, so implementations need no locking.
+/// <see cref="RaftHost"/> loop thread, so implementations need no locking. Stale queries
+/// (<see cref="RaftHost.QueryAsync{T}"/>) read the state from other threads, concurrently with each
+/// other but never while the loop applies or restores: reading must change nothing.
 /// </summary>
 public interface IReplicatedStateMachine
 {

@@ -415,6 +415,40 @@ public sealed partial class RaftHost
 
     private void Apply(Ready ready)
     {
+        if (ready.Snapshot is null && ready.CommittedEntries.Count == 0)
+        {
+            FinishReadsAndChanges(ready);
+            return;
+        }
+
+        _stateLock.EnterWriteLock();
+        try
+        {
+            ApplyCommitted(ready);
+        }
+        finally
+        {
+            _stateLock.ExitWriteLock();
+        }
+
+        // Answers go out once the state is open to readers again: a proposer's next stale read
+        // then runs on its own thread instead of queueing on the loop.
+        foreach (var (waiter, result) in _answers)
+        {
+            waiter.Completion.TrySetResult(result);
+        }
+
+        _answers.Clear();
+        FinishReadsAndChanges(ready);
+
+        // Wake watchers: swap first so a watcher that wakes and waits again gets the next batch.
+        var applied0 = Interlocked.Exchange(ref _applied, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        applied0.TrySetResult();
+    }
+
+    /// <summary>Changes the state machine: the snapshot from the leader, then the committed entries (under the state's write lock).</summary>
+    private void ApplyCommitted(Ready ready)
+    {
         if (ready.Snapshot is { } snapshot)
         {
             _stateMachine.RestoreSnapshot(snapshot.Metadata.Index, snapshot.Data);
@@ -445,10 +479,14 @@ public sealed partial class RaftHost
             if (id != 0 && _proposals.Remove(id, out var waiter))
             {
                 _metrics.CommitSeconds.Record(_time.GetElapsedTime(waiter.Started).TotalSeconds);
-                waiter.Completion.TrySetResult(result);
+                _answers.Add((waiter, result));
             }
         }
+    }
 
+    /// <summary>Linearizable reads whose index is confirmed and applied run now; membership changes applied are answered.</summary>
+    private void FinishReadsAndChanges(Ready ready)
+    {
         foreach (var read in ready.ReadStates)
         {
             if (_readsAwaitingIndex.Remove(read.RequestId, out var batch))
@@ -468,13 +506,6 @@ public sealed partial class RaftHost
         }
 
         FinishAppliedWaiters(w => w.Index <= applied, applied: true);
-
-        if (ready.CommittedEntries.Count > 0 || ready.Snapshot is not null)
-        {
-            // Wake watchers: swap first so a watcher that wakes and waits again gets the next batch.
-            var applied0 = Interlocked.Exchange(ref _applied, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-            applied0.TrySetResult();
-        }
     }
 
     private void FinishAppliedWaiters(Func<(ulong Index, ulong Term, TaskCompletionSource<bool> Done), bool> which, bool applied)

@@ -85,6 +85,11 @@ public sealed partial class RaftHost : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Channel<Work> _inbox;
     private readonly CancellationTokenSource _stopping = new();
+
+    // The loop holds it for writing while it changes the state machine (applying entries, restoring
+    // a snapshot); stale queries hold it for reading on their caller's thread. So a stale read never
+    // queues behind the loop's log sync or other work, and the state is never read mid-change.
+    private readonly ReaderWriterLockSlim _stateLock = new(LockRecursionPolicy.NoRecursion);
     private readonly RaftNode _node;
     private readonly HostMetrics _metrics;
     private Task? _loop;
@@ -95,6 +100,7 @@ public sealed partial class RaftHost : IAsyncDisposable
     private readonly Dictionary<ulong, ulong> _proposalAtIndex = [];
     private readonly Dictionary<ulong, ReadBatch> _readsAwaitingIndex = [];
     private readonly List<(ulong Index, ReadBatch Batch)> _readsAwaitingApply = [];
+    private readonly List<(ProposalWaiter Waiter, object? Result)> _answers = [];
     // Membership changes awaiting their entry (index, and the term it was appended in): done with
     // true once that entry is applied, false once another entry is applied at that index instead.
     private readonly List<(ulong Index, ulong Term, TaskCompletionSource<bool> Done)> _appliedWaiters = [];
@@ -160,18 +166,46 @@ public sealed partial class RaftHost : IAsyncDisposable
     }
 
     /// <summary>
-    /// Runs <paramref name="query"/> against the state machine on the loop. Linearizable queries first
-    /// confirm a read index (dissertation §6.4) and wait until it is applied; others run at once on
-    /// whatever this silo has applied.
+    /// Runs <paramref name="query"/>, which must only read, against the state machine. Linearizable
+    /// queries first confirm a read index (dissertation §6.4) and run on the loop once it is applied;
+    /// others run at once on whatever this silo has applied: on the caller's thread, between the
+    /// loop's changes to the state, or on the loop when it is changing it right now.
     /// </summary>
     public Task<T> QueryAsync<T>(Func<T> query, bool linearizable, CancellationToken cancellation = default)
     {
+        if (!linearizable && TryQueryNow(query) is { } now)
+        {
+            return now;
+        }
+
         var read = new ReadWork(() => query(), linearizable, _time.GetTimestamp());
         Enqueue(read, read.Completion, cancellation);
         return Typed(read.Completion.Task);
 
         // Awaiting (not .Result) keeps the original exception type for the caller.
         static async Task<T> Typed(Task<object?> task) => (T)(await task)!;
+    }
+
+    /// <summary>A stale query on the caller's thread, unless the loop is changing the state (then null: it queues).</summary>
+    private Task<T>? TryQueryNow<T>(Func<T> query)
+    {
+        if (!_stateLock.TryEnterReadLock(0))
+        {
+            return null;
+        }
+
+        try
+        {
+            return Task.FromResult(query());
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<T>(e);
+        }
+        finally
+        {
+            _stateLock.ExitReadLock();
+        }
     }
 
     /// <summary>Proposes a one-server membership change and completes when it is applied here.</summary>

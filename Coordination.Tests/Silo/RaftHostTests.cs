@@ -153,7 +153,7 @@ public sealed class LeaderlessRaftHostTests : IAsyncLifetime
     }
 }
 
-/// <summary>One voter, a state whose snapshot is large: snapshots wait until the log since the last one is as large.</summary>
+/// <summary>One voter: snapshots of a large state, and stale reads while the loop is busy.</summary>
 public sealed class RaftHostSnapshotTests
 {
     private const int PaddingBytes = 4096;
@@ -177,8 +177,8 @@ public sealed class RaftHostSnapshotTests
                 await Retry(() => host.ProposeAsync(CounterStateMachine.Command(++proposed)));
             }
 
-            // A query runs on the loop after the round that applied the last command (and maybe snapshotted) ended.
-            return await host.QueryAsync(() => log.Snapshot.Metadata.Index, linearizable: false).WaitAsync(WaitMax);
+            // A linearizable query runs on the loop, after the round that applied the last command (and maybe snapshotted) ended.
+            return await host.QueryAsync(() => log.Snapshot.Metadata.Index, linearizable: true).WaitAsync(WaitMax);
         }
 
         var first = await ProposeThenSnapshotIndex(20);
@@ -189,6 +189,66 @@ public sealed class RaftHostSnapshotTests
         Assert.True(first >= 10, $"the first snapshot comes after {nameof(RaftHostOptions.SnapshotEveryEntries)} entries (at {first})");
         Assert.Equal(first, fewBytesLater);
         Assert.True(enoughBytesLater > first, "a snapshot once the entries since add up to its size");
+    }
+
+    [Fact]
+    public async Task A_stale_read_is_answered_while_the_loop_waits_for_a_sync_and_sees_only_applied_entries()
+    {
+        var log = new GatedLogStorage();
+        RaftNode.Bootstrap(log, new Membership([1], []));
+        var state = new CounterStateMachine();
+        await using var host = new RaftHost(new RaftHostOptions { NodeId = 1, TickInterval = TimeSpan.FromMilliseconds(5) }, log, state, _ => { }, TimeProvider.System, NullLogger.Instance);
+        host.Start();
+        await Retry(() => host.ProposeAsync(CounterStateMachine.Command(1)));
+
+        log.Close();
+        var second = host.ProposeAsync(CounterStateMachine.Command(2));
+        Assert.True(log.Blocked.Wait(WaitMax), "the loop reached the sync of the second command");
+        var stale = host.QueryAsync(() => state.Values.ToArray(), linearizable: false);
+        var linearizable = host.QueryAsync(() => state.Values.ToArray(), linearizable: true);
+
+        // The loop is stuck in the sync: the stale read was answered without it, from the applied state.
+        Assert.True(stale.IsCompletedSuccessfully, "a stale read does not wait for the loop");
+        Assert.Equal(new long[] { 1 }, await stale);
+        Assert.False(linearizable.IsCompleted, "a linearizable read waits for the loop");
+        Assert.False(second.IsCompleted, "a command is not applied before its sync");
+
+        log.Open();
+        await second.WaitAsync(WaitMax);
+        Assert.Equal(new long[] { 1, 2 }, await linearizable.WaitAsync(WaitMax));
+        Assert.Equal(new long[] { 1, 2 }, await host.QueryAsync(() => state.Values.ToArray(), linearizable: false).WaitAsync(WaitMax));
+    }
+
+    [Fact]
+    public async Task Stale_reads_on_other_threads_never_see_the_state_mid_change()
+    {
+        var log = new MemoryLogStorage();
+        RaftNode.Bootstrap(log, new Membership([1], []));
+        var state = new CounterStateMachine();
+        await using var host = new RaftHost(new RaftHostOptions { NodeId = 1, TickInterval = TimeSpan.FromMilliseconds(5) }, log, state, _ => { }, TimeProvider.System, NullLogger.Instance);
+        host.Start();
+        await Retry(() => host.ProposeAsync(CounterStateMachine.Command(1)));
+
+        // Writers append 1, 2, 3, ... in batches; readers copy the list meanwhile and must see a whole prefix.
+        using var stop = new CancellationTokenSource(WaitMax);
+        var reads = 0L;
+        var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var values = await host.QueryAsync(() => state.Values.ToArray(), linearizable: false);
+                Assert.Equal(Enumerable.Range(1, values.Length).Select(i => (long)i), values);
+                Interlocked.Increment(ref reads);
+            }
+        })).ToArray();
+        for (var next = 2L; next <= 2_000; next += 50)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 50).Select(i => next + i).Select(v => host.ProposeAsync(CounterStateMachine.Command(v)))).WaitAsync(WaitMax);
+        }
+
+        await stop.CancelAsync();
+        await Task.WhenAll(readers).WaitAsync(WaitMax);
+        Assert.True(Interlocked.Read(ref reads) > 0);
     }
 
     private static async Task Retry(Func<Task> propose)
@@ -206,6 +266,47 @@ public sealed class RaftHostSnapshotTests
                 await Task.Delay(10);
             }
         }
+    }
+
+    /// <summary>An in-memory log whose writes can be held at a gate, as a slow disk holds the loop in its sync.</summary>
+    private sealed class GatedLogStorage : ILogStorage
+    {
+        private readonly MemoryLogStorage _inner = new();
+        private readonly ManualResetEventSlim _open = new(true);
+
+        /// <summary>Set once a write waits at the closed gate.</summary>
+        public ManualResetEventSlim Blocked { get; } = new(false);
+
+        public void Close() => _open.Reset();
+
+        public void Open() => _open.Set();
+
+        public HardState HardState => _inner.HardState;
+
+        public ulong FirstIndex => _inner.FirstIndex;
+
+        public ulong LastIndex => _inner.LastIndex;
+
+        public Snapshot Snapshot => _inner.Snapshot;
+
+        public ulong Term(ulong index) => _inner.Term(index);
+
+        public IReadOnlyList<LogEntry> Entries(ulong low, ulong high, long maxBytes) => _inner.Entries(low, high, maxBytes);
+
+        public void Save(HardState? hardState, IReadOnlyList<LogEntry> entries)
+        {
+            if (!_open.IsSet)
+            {
+                Blocked.Set();
+                _open.Wait(WaitMax);
+            }
+
+            _inner.Save(hardState, entries);
+        }
+
+        public void InstallSnapshot(Snapshot snapshot) => _inner.InstallSnapshot(snapshot);
+
+        public void Compact(SnapshotMetadata metadata, byte[] data) => _inner.Compact(metadata, data);
     }
 
     /// <summary>The counter, its snapshot padded to <see cref="PaddingBytes"/> more.</summary>
