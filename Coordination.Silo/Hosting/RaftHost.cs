@@ -189,6 +189,12 @@ public sealed partial class RaftHost : IAsyncDisposable
     /// <summary>A stale query on the caller's thread, unless the loop is changing the state (then null: it queues).</summary>
     private Task<T>? TryQueryNow<T>(Func<T> query)
     {
+        if (_stateLock.IsWriteLockHeld || _stateLock.IsReadLockHeld)
+        {
+            // Called from code the loop or a query runs: this thread already owns the state.
+            return Run(query);
+        }
+
         if (!_stateLock.TryEnterReadLock(0))
         {
             return null;
@@ -196,15 +202,23 @@ public sealed partial class RaftHost : IAsyncDisposable
 
         try
         {
-            return Task.FromResult(query());
-        }
-        catch (Exception e)
-        {
-            return Task.FromException<T>(e);
+            return Run(query);
         }
         finally
         {
             _stateLock.ExitReadLock();
+        }
+
+        static Task<T> Run(Func<T> query)
+        {
+            try
+            {
+                return Task.FromResult(query());
+            }
+            catch (Exception e)
+            {
+                return Task.FromException<T>(e);
+            }
         }
     }
 

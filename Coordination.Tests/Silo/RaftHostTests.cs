@@ -195,11 +195,8 @@ public sealed class RaftHostSnapshotTests
     public async Task A_stale_read_is_answered_while_the_loop_waits_for_a_sync_and_sees_only_applied_entries()
     {
         var log = new GatedLogStorage();
-        RaftNode.Bootstrap(log, new Membership([1], []));
         var state = new CounterStateMachine();
-        await using var host = new RaftHost(new RaftHostOptions { NodeId = 1, TickInterval = TimeSpan.FromMilliseconds(5) }, log, state, _ => { }, TimeProvider.System, NullLogger.Instance);
-        host.Start();
-        await Retry(() => host.ProposeAsync(CounterStateMachine.Command(1)));
+        await using var host = await LeadingSingleVoterAsync(log, state);
 
         log.Close();
         var second = host.ProposeAsync(CounterStateMachine.Command(2));
@@ -222,12 +219,8 @@ public sealed class RaftHostSnapshotTests
     [Fact]
     public async Task Stale_reads_on_other_threads_never_see_the_state_mid_change()
     {
-        var log = new MemoryLogStorage();
-        RaftNode.Bootstrap(log, new Membership([1], []));
         var state = new CounterStateMachine();
-        await using var host = new RaftHost(new RaftHostOptions { NodeId = 1, TickInterval = TimeSpan.FromMilliseconds(5) }, log, state, _ => { }, TimeProvider.System, NullLogger.Instance);
-        host.Start();
-        await Retry(() => host.ProposeAsync(CounterStateMachine.Command(1)));
+        await using var host = await LeadingSingleVoterAsync(new MemoryLogStorage(), state);
 
         // Writers append 1, 2, 3, ... in batches; readers copy the list meanwhile and must see a whole prefix.
         using var stop = new CancellationTokenSource(WaitMax);
@@ -249,6 +242,24 @@ public sealed class RaftHostSnapshotTests
         await stop.CancelAsync();
         await Task.WhenAll(readers).WaitAsync(WaitMax);
         Assert.True(Interlocked.Read(ref reads) > 0);
+    }
+
+    /// <summary>A started single-voter host on <paramref name="log"/> that has applied command 1 (so it leads).</summary>
+    private static async Task<RaftHost> LeadingSingleVoterAsync(ILogStorage log, IReplicatedStateMachine state)
+    {
+        RaftNode.Bootstrap(log, new Membership([1], []));
+        var host = new RaftHost(new RaftHostOptions { NodeId = 1, TickInterval = TimeSpan.FromMilliseconds(5) }, log, state, _ => { }, TimeProvider.System, NullLogger.Instance);
+        host.Start();
+        try
+        {
+            await Retry(() => host.ProposeAsync(CounterStateMachine.Command(1)));
+            return host;
+        }
+        catch
+        {
+            await host.DisposeAsync();
+            throw;
+        }
     }
 
     private static async Task Retry(Func<Task> propose)
