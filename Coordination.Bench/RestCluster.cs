@@ -128,13 +128,6 @@ public sealed class RestCluster : IDisposable
     /// Bytes the silos have allocated since they started, summed over every endpoint (their /metrics),
     /// or null when one does not say (another target, or a silo down).
     /// </summary>
-    /// <summary>
-    /// A JSON body serialized up front: its length is known, so it goes out with Content-Length in the
-    /// request's one write, not chunked as a streamed JsonContent would be (as the .NET client sends too).
-    /// </summary>
-    private static ByteArrayContent Json(object body) =>
-        new(JsonSerializer.SerializeToUtf8Bytes(body, body.GetType())) { Headers = { ContentType = JsonMediaType } };
-
     public async Task<long?> AllocatedBytesAsync()
     {
         long total = 0;
@@ -159,6 +152,13 @@ public sealed class RestCluster : IDisposable
 
         return total;
     }
+
+    /// <summary>
+    /// A JSON body serialized up front: its length is known, so it goes out with Content-Length in the
+    /// request's one write, not chunked as a streamed JsonContent would be (as the .NET client sends too).
+    /// </summary>
+    private static ByteArrayContent Json(object body) =>
+        new(JsonSerializer.SerializeToUtf8Bytes(body, body.GetType())) { Headers = { ContentType = JsonMediaType } };
 
     public void Dispose() => _http.Dispose();
 }
