@@ -16,7 +16,7 @@ public enum ReadConsistency
 public sealed record ReadMeta(ulong AppliedIndex, bool Stale, long? LeaderContactMs);
 
 /// <summary>One member of the cluster as the gateway reports it.</summary>
-public sealed record ClusterMember(ulong Id, string? ClientUrl, string? PeerAddress, bool Voter);
+public sealed record ClusterMember(ulong Id, string? ClientUrl, string? PeerAddress, bool Voter, string? Http2Url = null);
 
 /// <summary>The cluster as this silo sees it.</summary>
 public sealed record ClusterView(

@@ -13,10 +13,25 @@ using Coordination.Client;
 //          --settle SECONDS (default 15: the first workload's warm-up; a silo started moments ago still
 //          spends a sixth of its CPU in the JIT 8-14 s after start, and under 1% a minute later),
 //          --watch-put-interval-ms MS (default 5: how often the watch workloads' writer puts; 0: back to back),
-//          --api rest|client (default rest; client: the workloads through CoordinationClient, one per silo).
+//          --api rest|client (default rest; client: the workloads through CoordinationClient, one per silo,
+//          over HTTP/2 with --http 2),
+//          --http 1.1|2 (default 1.1; 2: HTTP/2 without TLS, to the silos' HTTP/2 ports 7081.. by default,
+//          each silo's requests multiplexed over one connection (more past 100 in flight)).
 // Each row also gives the silos' allocations per operation (KB/op, from their /metrics).
 var arguments = ParseArguments(args);
-var endpoints = arguments.GetValueOrDefault("endpoints", arguments.GetValueOrDefault("target") == "etcd" ? "http://127.0.0.1:2379,http://127.0.0.1:22379,http://127.0.0.1:32379" : "http://127.0.0.1:5081,http://127.0.0.1:5082,http://127.0.0.1:5083")
+var http = arguments.GetValueOrDefault("http", "1.1") switch
+{
+    "1.1" => System.Net.HttpVersion.Version11,
+    "2" => System.Net.HttpVersion.Version20,
+    var other => throw new ArgumentException($"--http is 1.1 or 2, not '{other}'"),
+};
+var defaultEndpoints = (arguments.GetValueOrDefault("target"), http.Major) switch
+{
+    ("etcd", _) => "http://127.0.0.1:2379,http://127.0.0.1:22379,http://127.0.0.1:32379",
+    (_, 2) => "http://127.0.0.1:7081,http://127.0.0.1:7082,http://127.0.0.1:7083",
+    _ => "http://127.0.0.1:5081,http://127.0.0.1:5082,http://127.0.0.1:5083",
+};
+var endpoints = arguments.GetValueOrDefault("endpoints", defaultEndpoints)
     .Split(',', StringSplitOptions.RemoveEmptyEntries).Select(e => new Uri(e)).ToArray();
 var api = arguments.GetValueOrDefault("api", "rest");
 var workloads = arguments.GetValueOrDefault("workloads", "all") is "all"
@@ -39,15 +54,16 @@ if (api is not ("rest" or "client") || (api == "client" && target != "coordinati
 
 var warmup = TimeSpan.FromSeconds(double.Parse(arguments.GetValueOrDefault("warmup", "3"), CultureInfo.InvariantCulture));
 
-using var cluster = new RestCluster(endpoints);
+using var cluster = new RestCluster(endpoints, http);
 await (target == "etcd" ? cluster.DiscoverEtcdLeaderAsync() : cluster.DiscoverLeaderAsync());
 // Through the client: one per silo, each listing its own silo first (where it sends reads).
 var apiClients = api == "client"
-    ? endpoints.Select((_, i) => new CoordinationClient(new CoordinationClientOptions { Endpoints = [.. endpoints.Skip(i), .. endpoints.Take(i)], UseIdempotencyKeys = Environment.GetEnvironmentVariable("NOIDEM") is null })).ToArray()
+    ? endpoints.Select((_, i) => new CoordinationClient(new CoordinationClientOptions { Endpoints = [.. endpoints.Skip(i), .. endpoints.Take(i)], UseIdempotencyKeys = Environment.GetEnvironmentVariable("NOIDEM") is null, UseHttp2 = cluster.Http2 })).ToArray()
     : null;
 var watchPutInterval = TimeSpan.FromMilliseconds(double.Parse(arguments.GetValueOrDefault("watch-put-interval-ms", "5"), CultureInfo.InvariantCulture));
 var runner = new Workloads(cluster, duration, ClusterCpu.PidsFrom(clusterDirectory), Directory.Exists(clusterDirectory) ? clusterDirectory : null, target) { WatchPutInterval = watchPutInterval, Clients = apiClients };
-Console.WriteLine(api == "client" ? "# through the .NET client (Coordination.Client), one per silo" : $"# over REST ({target})");
+var httpName = cluster.Http2 ? "HTTP/2" : "HTTP/1.1";
+Console.WriteLine(api == "client" ? $"# through the .NET client (Coordination.Client), one per silo, {httpName}" : $"# over REST ({target}, {httpName})");
 Console.WriteLine(LoadResult.TableHeader);
 var settle = TimeSpan.FromSeconds(double.Parse(arguments.GetValueOrDefault("settle", "15"), CultureInfo.InvariantCulture));
 var settled = false;
@@ -85,12 +101,14 @@ foreach (var client in apiClients ?? [])
 
 static Dictionary<string, string> ParseArguments(string[] args)
 {
+    // A misspelt option would otherwise run the default workload and look like a measurement of the intended one.
+    string[] known = ["endpoints", "workloads", "clients", "seconds", "json", "cluster-dir", "target", "api", "http", "warmup", "settle", "watch-put-interval-ms"];
     var parsed = new Dictionary<string, string>(StringComparer.Ordinal);
-    for (var i = 0; i + 1 < args.Length; i += 2)
+    for (var i = 0; i < args.Length; i += 2)
     {
-        if (!args[i].StartsWith("--", StringComparison.Ordinal))
+        if (!args[i].StartsWith("--", StringComparison.Ordinal) || !known.Contains(args[i][2..]) || i + 1 == args.Length)
         {
-            throw new ArgumentException($"expected an option, got '{args[i]}'");
+            throw new ArgumentException($"expected --option value pairs with options {string.Join(", ", known.Select(k => "--" + k))} (see the top of Coordination.Bench/Program.cs); got '{args[i]}'");
         }
 
         parsed[args[i][2..]] = args[i + 1];

@@ -4,20 +4,34 @@ using System.Text.Json;
 
 namespace Coordination.Bench;
 
-/// <summary>Plain HTTP to the cluster: finds the leader, sends writes there, spreads stale reads.</summary>
+/// <summary>
+/// Plain HTTP to the cluster: finds the leader, sends writes there, spreads stale reads. HTTP/1.1 uses
+/// one connection per request in flight; HTTP/2 (without TLS, to the silos' HTTP/2 ports) multiplexes
+/// them, up to the server's stream limit per connection and then on more connections.
+/// </summary>
 public sealed class RestCluster : IDisposable
 {
     private static readonly System.Net.Http.Headers.MediaTypeHeaderValue JsonMediaType = new("application/json");
     private readonly HttpClient _http;
     private readonly Uri[] _endpoints;
+    private readonly Version _version;
     private int _next;
 
-    public RestCluster(IReadOnlyList<Uri> endpoints)
+    public RestCluster(IReadOnlyList<Uri> endpoints, Version? httpVersion = null)
     {
         _endpoints = [.. endpoints];
-        _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024, PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = TimeSpan.FromSeconds(30) };
+        _version = httpVersion ?? HttpVersion.Version11;
+        _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024, EnableMultipleHttp2Connections = true, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        {
+            Timeout = TimeSpan.FromSeconds(30),
+            DefaultRequestVersion = _version,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
         Leader = _endpoints[0];
     }
+
+    /// <summary>True when requests go over HTTP/2 (to the silos' HTTP/2 URLs).</summary>
+    public bool Http2 => _version == HttpVersion.Version20;
 
     public Uri Leader { get; private set; }
 
@@ -35,7 +49,8 @@ public sealed class RestCluster : IDisposable
                     var cluster = await _http.GetFromJsonAsync<JsonElement>(new Uri(endpoint, "/v1/cluster"), cancellation);
                     var leader = cluster.GetProperty("leader").GetUInt64();
                     var member = cluster.GetProperty("members").EnumerateArray().FirstOrDefault(m => m.GetProperty("id").GetUInt64() == leader);
-                    if (leader != 0 && member.ValueKind == JsonValueKind.Object && member.GetProperty("clientUrl").GetString() is { } url)
+                    if (leader != 0 && member.ValueKind == JsonValueKind.Object && member.TryGetProperty(Http2 ? "http2Url" : "clientUrl", out var property)
+                        && property.GetString() is { } url)
                     {
                         return Leader = new Uri(url);
                     }
@@ -88,7 +103,7 @@ public sealed class RestCluster : IDisposable
 
     public async Task<JsonElement> SendAsync(HttpMethod method, string path, object? body = null, Uri? at = null, CancellationToken cancellation = default)
     {
-        using var request = new HttpRequestMessage(method, new Uri(at ?? Leader, path));
+        using var request = Request(method, new Uri(at ?? Leader, path));
         if (body is not null)
         {
             request.Content = Json(body);
@@ -113,7 +128,7 @@ public sealed class RestCluster : IDisposable
     public async Task<HttpResponseMessage> OpenStreamAsync(HttpMethod method, string path, object? body, Uri at, CancellationToken cancellation)
     {
         // Not disposed here: the headers can arrive while the body is still being sent.
-        var request = new HttpRequestMessage(method, new Uri(at, path));
+        var request = Request(method, new Uri(at, path));
         if (body is not null)
         {
             request.Content = Json(body);
@@ -123,6 +138,9 @@ public sealed class RestCluster : IDisposable
         response.EnsureSuccessStatusCode();
         return response;
     }
+
+    private HttpRequestMessage Request(HttpMethod method, Uri uri) =>
+        new(method, uri) { Version = _version, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
 
     /// <summary>
     /// Bytes the silos have allocated since they started, summed over every endpoint (their /metrics),

@@ -22,7 +22,7 @@ public sealed partial class CoordinationClient : IDisposable
 
     /// <summary>A client with its own <see cref="HttpClient"/>, disposed with the client.</summary>
     public CoordinationClient(CoordinationClientOptions options)
-        : this(new HttpClient { Timeout = Timeout.InfiniteTimeSpan }, options, ownsHttp: true)
+        : this(new HttpClient(new SocketsHttpHandler { EnableMultipleHttp2Connections = true }) { Timeout = Timeout.InfiniteTimeSpan }, options, ownsHttp: true)
     {
     }
 

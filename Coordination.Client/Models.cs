@@ -29,6 +29,9 @@ public sealed record ClusterMember
     public string? ClientUrl { get; init; }
 
     public string? PeerAddress { get; init; }
+
+    /// <summary>Where the silo serves the same API over HTTP/2 without TLS, if it does (its fourth port in <c>--members</c>).</summary>
+    public string? Http2Url { get; init; }
 }
 
 /// <summary>The answer of <c>GET /v1/cluster</c> from one silo: its own view of the cluster.</summary>

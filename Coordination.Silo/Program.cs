@@ -28,11 +28,26 @@ else
     });
 }
 
-// Listen where the membership says this silo serves clients, unless ASPNETCORE_URLS says otherwise.
+// Listen where the membership says this silo serves clients, unless ASPNETCORE_URLS says otherwise;
+// and, when the membership gives this silo an HTTP/2 port, serve the same API there over HTTP/2 without
+// TLS. (Kestrel cannot offer both on one cleartext port: without TLS there is no ALPN to choose by.)
 var settings = (builder.Configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions()).ApplyHostname(Environment.MachineName);
 if (string.IsNullOrEmpty(builder.Configuration["urls"]) && settings.ParseMembers().FirstOrDefault(m => m.Id == settings.NodeId) is { } self)
 {
-    builder.WebHost.UseUrls(self.ClientUrl);
+    if (self.Http2Url is not { } http2Url)
+    {
+        builder.WebHost.UseUrls(self.ClientUrl);
+    }
+    else
+    {
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Kestrel:Endpoints:Clients:Url"] = self.ClientUrl,
+            ["Kestrel:Endpoints:Clients:Protocols"] = "Http1",
+            ["Kestrel:Endpoints:ClientsHttp2:Url"] = http2Url,
+            ["Kestrel:Endpoints:ClientsHttp2:Protocols"] = "Http2",
+        });
+    }
 }
 
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = CoordinationApi.RequestBodyBytesMax);

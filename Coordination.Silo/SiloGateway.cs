@@ -119,7 +119,7 @@ public sealed class SiloGateway(SiloRuntime silo, TimeProvider time) : ICoordina
     {
         var status = silo.Host.Status;
         var members = status.Membership.All.Select(id => silo.AddressOf(id) is { } a
-            ? new ClusterMember(id, a.ClientUrl, a.PeerAddress, status.Membership.IsVoter(id))
+            ? new ClusterMember(id, a.ClientUrl, a.PeerAddress, status.Membership.IsVoter(id), a.Http2Url)
             : new ClusterMember(id, null, null, status.Membership.IsVoter(id))).ToArray();
         return new ClusterView(
             status.NodeId,

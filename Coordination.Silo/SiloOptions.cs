@@ -2,8 +2,13 @@ using System.Globalization;
 
 namespace Coordination.Silo;
 
-/// <summary>One silo of the cluster: its id and where it listens for clients and for peers.</summary>
-public sealed record SiloAddress(ulong Id, string ClientUrl, string PeerAddress);
+/// <summary>
+/// One silo of the cluster: its id and where it listens for clients and for peers, and optionally a
+/// second client URL that speaks HTTP/2 without TLS (prior knowledge, "h2c"): the same API, but many
+/// requests share one connection, which costs the silo and its clients far fewer system calls and
+/// wake-ups per request than one HTTP/1.1 connection per concurrent request (docs/benchmarks.md).
+/// </summary>
+public sealed record SiloAddress(ulong Id, string ClientUrl, string PeerAddress, string? Http2Url = null);
 
 /// <summary>
 /// Configuration of a silo, bound from the "Coordination" section (appsettings, environment
@@ -36,8 +41,9 @@ public sealed class SiloOptions
     public string DataDirectory { get; set; } = "data";
 
     /// <summary>
-    /// Every founding member as <c>id=host:clientPort:peerPort</c>, comma-separated, e.g.
-    /// <c>1=127.0.0.1:5081:6081,2=127.0.0.1:5082:6082,3=127.0.0.1:5083:6083</c>.
+    /// Every founding member as <c>id=host:clientPort:peerPort[:http2Port]</c>, comma-separated, e.g.
+    /// <c>1=127.0.0.1:5081:6081,2=127.0.0.1:5082:6082,3=127.0.0.1:5083:6083</c>. The optional fourth
+    /// port serves the same API over HTTP/2 without TLS (<see cref="SiloAddress.Http2Url"/>).
     /// </summary>
     public string Members { get; set; } = "1=127.0.0.1:5080:5090";
 
@@ -85,13 +91,14 @@ public sealed class SiloOptions
         {
             var parts = item.Split('=', 2);
             var address = parts.Length == 2 ? parts[1].Split(':') : [];
-            if (address.Length != 3 || !ulong.TryParse(parts[0], CultureInfo.InvariantCulture, out var id) || id == 0
-                || !int.TryParse(address[1], CultureInfo.InvariantCulture, out var clientPort) || !int.TryParse(address[2], CultureInfo.InvariantCulture, out var peerPort))
+            if (address.Length is not (3 or 4) || !ulong.TryParse(parts[0], CultureInfo.InvariantCulture, out var id) || id == 0
+                || !IsPort(address[1], out var clientPort) || !IsPort(address[2], out var peerPort)
+                || (address.Length == 4 && (!IsPort(address[3], out var http2Port) || http2Port == clientPort || http2Port == peerPort)))
             {
-                throw new ArgumentException($"Coordination:Members item '{item}' is not id=host:clientPort:peerPort.");
+                throw new ArgumentException($"Coordination:Members item '{item}' is not id=host:clientPort:peerPort[:http2Port] (ports 1-65535, the HTTP/2 port a third one).");
             }
 
-            members.Add(new SiloAddress(id, $"http://{address[0]}:{clientPort}", $"{address[0]}:{peerPort}"));
+            members.Add(new SiloAddress(id, $"http://{address[0]}:{clientPort}", $"{address[0]}:{peerPort}", address.Length == 4 ? $"http://{address[0]}:{address[3]}" : null));
         }
 
         if (members.Select(m => m.Id).Distinct().Count() != members.Count)
@@ -100,6 +107,9 @@ public sealed class SiloOptions
         }
 
         return members;
+
+        static bool IsPort(string text, out int port) =>
+            int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is > 0 and <= 65535;
     }
 
     public void Validate()

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Start, stop or inspect a local cluster of silos on 127.0.0.1.
-#   scripts/cluster.sh start [N]   build once, start N silos (default 3): clients on 5081.., peers on 6081..
+#   scripts/cluster.sh start [N]   build once, start N silos (default 3): clients on 5081.., peers on 6081..,
+#                                  the same API over HTTP/2 without TLS on 7081.. (CLUSTER_HTTP2=0: none)
 #   scripts/cluster.sh stop        stop them gracefully (leadership is handed over first)
 #   scripts/cluster.sh status      show each silo's view of the cluster
 #   scripts/cluster.sh kill ID     kill -9 one silo (for fault experiments)
 #   scripts/cluster.sh restart ID  start a stopped or killed silo again with its data
 # Data and logs live in ./data/cluster/silo-ID{,.log,.pid} (or CLUSTER_DIR). Extra silo options: SILO_ARGS="--tick-ms 20".
 # SILO_BIN=path/to/Coordination.Silo.dll runs another build (A/B comparisons; the build step is skipped).
-# CLUSTER_DIR (default data/cluster) and CLUSTER_PORT_OFFSET (default 0: ports 5081.., 6081..) let two
+# CLUSTER_DIR (default data/cluster) and CLUSTER_PORT_OFFSET (default 0: ports 5081.., 6081.., 7081..) let two
 # clusters run side by side (interleaved A/B rounds: scripts/ab.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,10 @@ mkdir -p "$root"
 
 members() {
   local n=$1 list=""
-  for i in $(seq 1 "$n"); do list="${list:+$list,}$i=127.0.0.1:$((5080 + offset + i)):$((6080 + offset + i))"; done
+  for i in $(seq 1 "$n"); do
+    list="${list:+$list,}$i=127.0.0.1:$((5080 + offset + i)):$((6080 + offset + i))"
+    if [ "${CLUSTER_HTTP2:-1}" != 0 ]; then list="$list:$((7080 + offset + i))"; fi
+  done
   echo "$list"
 }
 

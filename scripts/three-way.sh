@@ -9,11 +9,16 @@
 #   scripts/three-way.sh 4 config-put,get-linearizable,lock-cycle,lock-contended,lock-contended-txn 64 5
 # Needs etcd-server and zookeeper (Debian packages) and a Release build of the silo and load tool.
 # ZooKeeper has no linearizable-read contended shape: lock-contended-linearizable runs on etcd and ours.
+# MULTIPLEXED=1: clients share connections, as each system's own client can: ours over HTTP/2 (one
+# connection per silo, --http 2), ZooKeeper's 64 clients over 3 sessions (--sessions 3: twice its puts
+# with one session each, measured); etcd's JSON gateway takes no HTTP/2 without TLS and stays on HTTP/1.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=$1 workloads=$2 clients=$3 seconds=${4:-5}
 zk_workloads=$(tr ',' '\n' <<<"$workloads" | grep -vx 'lock-contended-linearizable' | paste -sd, -)
 bench=Coordination.Bench/bin/Release/net10.0/Coordination.Bench.dll
+ours_http=() zk_sessions=()
+if [ "${MULTIPLEXED:-0}" = 1 ]; then ours_http=(--http 2) zk_sessions=(--sessions 3); fi
 declare -A pids=([zookeeper]=data/zookeeper/zk [etcd]=data/etcd/etcd [coordination]=data/cluster/silo)
 
 signal() { local f; for f in "${pids[$1]}"-*.pid; do [ -f "$f" ] && kill "-$2" "$(cat "$f")" 2>/dev/null; done; return 0; }
@@ -45,9 +50,9 @@ ready() {
 measure() { # system round
   local settle; settle=$([ "$2" = 1 ] && echo 10 || echo 2)
   case $1 in
-    zookeeper) scripts/zk-bench.sh --seconds "$seconds" --clients "$clients" --workloads "$zk_workloads" ;;
+    zookeeper) scripts/zk-bench.sh "${zk_sessions[@]}" --seconds "$seconds" --clients "$clients" --workloads "$zk_workloads" ;;
     etcd) dotnet "$bench" --target etcd --cluster-dir data/etcd --seconds "$seconds" --clients "$clients" --workloads "$workloads" --settle "$settle" ;;
-    coordination) dotnet "$bench" --seconds "$seconds" --clients "$clients" --workloads "$workloads" --settle "$settle" ;;
+    coordination) dotnet "$bench" "${ours_http[@]}" --seconds "$seconds" --clients "$clients" --workloads "$workloads" --settle "$settle" ;;
   esac | awk -v s="$1" -v r="$2" '$1 != "workload" && $1 !~ /^#/ && NF >= 3 { print r, s, $0; fflush() }'
 }
 

@@ -31,7 +31,7 @@ internal sealed class CoordinationTransport
     {
         _http = http;
         _options = options;
-        Endpoints = new EndpointSelector(options.Endpoints);
+        Endpoints = new EndpointSelector(options.Endpoints, options.UseHttp2);
         _retrying = Build(options, retry: options.RetryAttemptsMax > 0);
         _once = Build(options, retry: false);
     }
@@ -77,7 +77,8 @@ internal sealed class CoordinationTransport
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
             try
             {
-                using var response = await _http.GetAsync(new Uri(endpoint, "v1/cluster"), linked.Token).ConfigureAwait(false);
+                using var request = NewRequest(HttpMethod.Get, new Uri(endpoint, "v1/cluster"));
+                using var response = await _http.SendAsync(request, linked.Token).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode)
                 {
                     var status = await response.Content.ReadFromJsonAsync(CoordinationJsonContext.Default.ClusterStatus, linked.Token).ConfigureAwait(false);
@@ -100,6 +101,11 @@ internal sealed class CoordinationTransport
         return null;
     }
 
+    /// <summary>A request in the HTTP version the options ask for (exactly: an HTTP/2 port refuses HTTP/1.1).</summary>
+    private HttpRequestMessage NewRequest(HttpMethod method, Uri uri) => _options.UseHttp2
+        ? new(method, uri) { Version = System.Net.HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact }
+        : new(method, uri);
+
     private async ValueTask<(T, ReadMetadata)> AttemptAsync<T>(CoordinationRequest request, JsonTypeInfo<T> type, CancellationToken caller, CancellationToken attempt)
     {
         if (request.IsWrite && Endpoints.ShouldDiscover())
@@ -108,7 +114,7 @@ internal sealed class CoordinationTransport
         }
 
         var endpoint = Endpoints.Pick(request.IsWrite);
-        using var message = new HttpRequestMessage(request.Method, new Uri(endpoint, request.Path));
+        using var message = NewRequest(request.Method, new Uri(endpoint, request.Path));
         if (request.Body is not null)
         {
             message.Content = new ByteArrayContent(request.Body) { Headers = { ContentType = JsonMediaType } };

@@ -16,12 +16,16 @@ internal sealed class EndpointSelector
 
     private readonly Lock _lock = new();
     private readonly List<Uri> _endpoints;
+    private readonly bool _http2;
     private int _current;
     private Uri? _leader;
     private bool _discovered;
 
-    public EndpointSelector(IEnumerable<Uri> endpoints)
+    /// <param name="endpoints">The configured base URLs.</param>
+    /// <param name="http2">Whether requests go over HTTP/2: then the members' HTTP/2 URLs are learned, not their HTTP/1.1 ones.</param>
+    public EndpointSelector(IEnumerable<Uri> endpoints, bool http2 = false)
     {
+        _http2 = http2;
         _endpoints = endpoints.Select(Normalize).Distinct().ToList();
         if (_endpoints.Count == 0)
         {
@@ -77,7 +81,10 @@ internal sealed class EndpointSelector
             Uri? leader = null;
             foreach (var member in status.Members)
             {
-                if (member.ClientUrl is null || !Uri.TryCreate(member.ClientUrl, UriKind.Absolute, out var url))
+                // Over HTTP/2, a member's HTTP/1.1-only cleartext URL would refuse every request; over TLS, HTTP/2 is negotiated there.
+                var address = !_http2 ? member.ClientUrl
+                    : member.Http2Url ?? (member.ClientUrl?.StartsWith("https:", StringComparison.OrdinalIgnoreCase) == true ? member.ClientUrl : null);
+                if (address is null || !Uri.TryCreate(address, UriKind.Absolute, out var url))
                 {
                     continue;
                 }

@@ -12,7 +12,7 @@ namespace Coordination.Silo;
 /// </summary>
 public static class MembershipEndpoints
 {
-    public sealed record AddSiloRequest(ulong Id, string? ClientUrl, string? PeerAddress);
+    public sealed record AddSiloRequest(ulong Id, string? ClientUrl, string? PeerAddress, string? Http2Url = null);
 
     public static void MapMembershipEndpoints(this WebApplication app)
     {
@@ -29,7 +29,12 @@ public static class MembershipEndpoints
         if (body.Id == 0 || !Uri.TryCreate(body.ClientUrl, UriKind.Absolute, out var client) || client.Scheme is not ("http" or "https")
             || body.PeerAddress is null || !body.PeerAddress.Contains(':', StringComparison.Ordinal))
         {
-            return Problems.Validation("id", "A silo is {id > 0, clientUrl: http(s)://host:port, peerAddress: host:port}.");
+            return Problems.Validation("id", "A silo is {id > 0, clientUrl: http(s)://host:port, peerAddress: host:port, http2Url (optional): http://host:port}.");
+        }
+
+        if (body.Http2Url is not null && (!Uri.TryCreate(body.Http2Url, UriKind.Absolute, out var http2) || http2.Scheme != "http"))
+        {
+            return Problems.Validation("http2Url", "http2Url is the silo's HTTP/2 without TLS: http://host:port.");
         }
 
         if (silo.Host.Status.Role != RaftRole.Leader)
@@ -39,7 +44,7 @@ public static class MembershipEndpoints
 
         // Addresses first, so that the leader (and everyone) can reach the learner once it is added.
         var (book, _) = await gateway.ReadAsync(sm => sm.GetConfig(GrainStateMachineAdapter.AddressBookName), ReadConsistency.Linearizable, cancellation);
-        var updated = AddressBook.With(book?.Value, new SiloAddress(body.Id, body.ClientUrl!, body.PeerAddress));
+        var updated = AddressBook.With(book?.Value, new SiloAddress(body.Id, body.ClientUrl!, body.PeerAddress, body.Http2Url));
         var (written, _) = await gateway.ExecuteAsync(new PutConfig(GrainStateMachineAdapter.AddressBookName, updated, book?.Version ?? 0), null, cancellation);
         if (written is Rejected rejected)
         {

@@ -5,7 +5,7 @@ using System.Threading.Channels;
 namespace Coordination.Tests.Client;
 
 /// <summary>One request as the fake silo saw it.</summary>
-public sealed record RecordedRequest(HttpMethod Method, Uri Uri, string? Body, string? IdempotencyKey, IReadOnlyDictionary<string, string> Headers)
+public sealed record RecordedRequest(HttpMethod Method, Uri Uri, string? Body, string? IdempotencyKey, IReadOnlyDictionary<string, string> Headers, Version? Version = null)
 {
     public string PathAndQuery => Uri.PathAndQuery;
 
@@ -79,7 +79,7 @@ public sealed class FakeHandler : HttpMessageHandler
         var body = request.Content is null ? null : await request.Content.ReadAsStringAsync(cancellationToken);
         var key = request.Headers.TryGetValues("Idempotency-Key", out var keys) ? keys.Single() : null;
         var headers = request.Headers.ToDictionary(h => h.Key, h => string.Join(",", h.Value), StringComparer.OrdinalIgnoreCase);
-        var recorded = new RecordedRequest(request.Method, request.RequestUri!, body, key, headers);
+        var recorded = new RecordedRequest(request.Method, request.RequestUri!, body, key, headers, request.Version);
         Rule? rule;
         lock (_lock)
         {

@@ -148,6 +148,29 @@ public sealed class TransportTests
     }
 
     [Fact]
+    public async Task Over_http2_every_request_is_http2_and_writes_go_to_the_leaders_http2_url()
+    {
+        // Silo 3 serves no HTTP/2 port: over HTTP/2 its cleartext HTTP/1.1 URL would refuse every request.
+        var handler = new FakeHandler()
+            .Json("GET", "http://a:7080/v1/cluster", """
+                {"nodeId": 1, "role": "follower", "term": 4, "leader": 2, "commitIndex": 9, "appliedIndex": 9, "firstIndex": 1, "lastIndex": 9,
+                 "voters": [1, 2, 3], "learners": [],
+                 "members": [{"id": 1, "clientUrl": "http://a:5080", "peerAddress": "a:5081", "http2Url": "http://a:7080"},
+                             {"id": 2, "clientUrl": "http://b:5080", "peerAddress": "b:5081", "http2Url": "http://b:7080"},
+                             {"id": 3, "clientUrl": "http://c:5080", "peerAddress": "c:5081"}]}
+                """)
+            .Json("POST", "http://b:7080/v1/sequences/ids/next", """{"name": "ids", "first": 7, "count": 3}""");
+        using var client = ClientFixture.Create(handler, o => o.UseHttp2 = true, "http://a:7080/");
+
+        await client.NextAsync("ids", 3);
+
+        Assert.Equal(new Uri("http://b:7080/"), client.KnownLeader);
+        Assert.Equal(["GET http://a:7080/v1/cluster", "POST http://b:7080/v1/sequences/ids/next"], handler.Requests.Select(r => r.ToString()));
+        Assert.All(handler.Requests, r => Assert.Equal(HttpVersion.Version20, r.Version));
+        Assert.DoesNotContain(client.Transport.Endpoints.InTurn(), e => e.Host == "c" || e.Port == 5080);
+    }
+
+    [Fact]
     public async Task Writes_go_to_the_leader_learned_from_the_cluster_document()
     {
         var handler = new FakeHandler()
@@ -160,6 +183,7 @@ public sealed class TransportTests
         Assert.Equal((7L, 3), (range.First, range.Count));
         Assert.Equal(new Uri(ClientFixture.B), client.KnownLeader);
         Assert.Equal(["GET http://a:5080/v1/cluster", "POST http://b:5080/v1/sequences/ids/next"], handler.Requests.Select(r => r.ToString()));
+        Assert.All(handler.Requests, r => Assert.Equal(HttpVersion.Version11, r.Version));
     }
 
     [Fact]

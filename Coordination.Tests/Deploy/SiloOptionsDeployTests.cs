@@ -47,4 +47,26 @@ public class SiloOptionsDeployTests
         Assert.Equal("http://coordination-1.coordination-peers.prod.svc:5080", members[1].ClientUrl);
         Assert.Equal("coordination-2.coordination-peers.prod.svc:5090", members[2].PeerAddress);
     }
+
+    [Fact]
+    public void A_member_may_name_a_fourth_port_for_http2()
+    {
+        var members = new SiloOptions { Members = "1=127.0.0.1:5081:6081:7081,2=127.0.0.1:5082:6082" }.ParseMembers();
+
+        Assert.Equal(new SiloAddress(1, "http://127.0.0.1:5081", "127.0.0.1:6081", "http://127.0.0.1:7081"), members[0]);
+        Assert.Null(members[1].Http2Url);
+    }
+
+    [Theory]
+    [InlineData("1=h:5081:6081:5081")]
+    [InlineData("1=h:5081:6081:6081")]
+    [InlineData("1=h:5081:6081:x")]
+    [InlineData("1=h:5081:6081:70000")]
+    [InlineData("1=h:5081:6081:7081:8081")]
+    [InlineData("1=h:5081")]
+    public void A_bad_member_port_is_a_clear_error(string members)
+    {
+        var error = Assert.Throws<ArgumentException>(() => new SiloOptions { Members = members }.ParseMembers());
+        Assert.Contains("id=host:clientPort:peerPort[:http2Port]", error.Message, StringComparison.Ordinal);
+    }
 }

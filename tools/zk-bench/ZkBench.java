@@ -8,7 +8,9 @@ import org.apache.zookeeper.data.Stat;
 /**
  * The load tool's ZooKeeper twin (issue 8): the same workloads and table as Coordination.Bench, through
  * ZooKeeper's own Java client, for a side-by-side run (scripts/zookeeper-cluster.sh). Each client is its
- * own session, connected to one of the servers. Lock recipe: the standard one (ephemeral sequential
+ * own session, connected to one of the servers; with --sessions N the clients share N sessions (client i
+ * uses session i mod N), whose requests the ZooKeeper client pipelines over one connection each, as
+ * HTTP/2 multiplexes the load tool's requests (--http 2). Lock recipe: the standard one (ephemeral sequential
  * node, lowest wins, watch the predecessor).
  *   scripts/zk-bench.sh --seconds 5 --clients 1,64 --workloads config-put,lock-contended
  */
@@ -26,6 +28,7 @@ public final class ZkBench {
         warmup = Double.parseDouble(a.getOrDefault("warmup", "3"));
         settle = Double.parseDouble(a.getOrDefault("settle", "15"));
         watchPutIntervalMs = Integer.parseInt(a.getOrDefault("watch-put-interval-ms", "5"));
+        sessions = Integer.parseInt(a.getOrDefault("sessions", "0"));
         String[] workloads = a.getOrDefault("workloads", "config-put,get-linearizable,get-stale,lock-cycle,lock-contended,lock-contended-txn,watch-latency").split(",");
         int[] sweep = Arrays.stream(a.getOrDefault("clients", "1,64").split(",")).mapToInt(Integer::parseInt).toArray();
         System.out.printf("%-18s %8s %10s %8s %8s %9s %7s  %s%n", "workload", "clients", "ops/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "note");
@@ -58,7 +61,8 @@ public final class ZkBench {
 
     static void run(String workload, int clients, double duration, boolean report) throws Exception {
         ZooKeeper[] zks = new ZooKeeper[clients];
-        for (int i = 0; i < clients; i++) zks[i] = session();
+        int opened = sessions > 0 ? Math.min(sessions, clients) : clients;
+        for (int i = 0; i < clients; i++) zks[i] = i < opened ? session() : zks[i % opened];
         String run = UUID.randomUUID().toString().substring(0, 8);
         AtomicLong grants = new AtomicLong();
         String counter = "/bench-count-" + run, lockDir = "/bench-lock-" + run;
@@ -122,12 +126,15 @@ public final class ZkBench {
             long fin = Long.parseLong(new String(zks[0].getData(counter, false, null), StandardCharsets.UTF_8));
             note = fin == grants.get() ? "count " + fin + " = grants" : "LOST UPDATES: count " + fin + ", grants " + grants.get();
         }
-        for (ZooKeeper zk : zks) zk.close();
+        for (ZooKeeper zk : new HashSet<>(Arrays.asList(zks))) zk.close();
         if (!report) return;
         long[] sorted = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
         System.out.printf("%-18s %8d %10.0f %8.2f %8.2f %9.2f %7d  %s%n", workload, clients, sorted.length / elapsed,
             pct(sorted, 0.50), pct(sorted, 0.99), pct(sorted, 0.999), errors.get(), note);
     }
+
+    /** How many sessions the clients of a run share (--sessions; 0: one each). */
+    static int sessions = 0;
 
     /** How often the watch workload's writer puts (--watch-put-interval-ms; 0: back to back). */
     static int watchPutIntervalMs = 5;

@@ -1,0 +1,20 @@
+using System.Text;
+using Coordination.Silo;
+
+namespace Coordination.Tests.Silo;
+
+public sealed class AddressBookTests
+{
+    [Fact]
+    public void A_silos_http2_url_survives_the_round_trip_and_a_book_from_before_it_still_reads()
+    {
+        var written = AddressBook.With(null, new SiloAddress(4, "http://h:5080", "h:5090", "http://h:7080"));
+        written = AddressBook.With(written, new SiloAddress(5, "http://i:5080", "i:5090"));
+
+        Assert.Equal([new SiloAddress(4, "http://h:5080", "h:5090", "http://h:7080"), new SiloAddress(5, "http://i:5080", "i:5090")], AddressBook.Parse(written));
+        Assert.DoesNotContain("\"http2Url\":null", Encoding.UTF8.GetString(written), StringComparison.Ordinal);
+
+        var older = """{"members":[{"id":4,"clientUrl":"http://h:5080","peerAddress":"h:5090"}]}"""u8.ToArray();
+        Assert.Equal([new SiloAddress(4, "http://h:5080", "h:5090")], AddressBook.Parse(older));
+    }
+}
