@@ -47,6 +47,11 @@ if (target is not ("coordination" or "etcd"))
     throw new ArgumentException("--target is coordination or etcd");
 }
 
+if (target == "etcd" && http.Major == 2)
+{
+    throw new ArgumentException("--http 2 is for our silos: etcd's JSON gateway takes no HTTP/2 without TLS");
+}
+
 if (api is not ("rest" or "client") || (api == "client" && target != "coordination"))
 {
     throw new ArgumentException("--api is rest or client (client only with --target coordination)");

@@ -49,10 +49,11 @@ public sealed class RestCluster : IDisposable
                     var cluster = await _http.GetFromJsonAsync<JsonElement>(new Uri(endpoint, "/v1/cluster"), cancellation);
                     var leader = cluster.GetProperty("leader").GetUInt64();
                     var member = cluster.GetProperty("members").EnumerateArray().FirstOrDefault(m => m.GetProperty("id").GetUInt64() == leader);
-                    if (leader != 0 && member.ValueKind == JsonValueKind.Object && member.TryGetProperty(Http2 ? "http2Url" : "clientUrl", out var property)
-                        && property.GetString() is { } url)
+                    if (leader != 0 && member.ValueKind == JsonValueKind.Object)
                     {
-                        return Leader = new Uri(url);
+                        return Leader = member.TryGetProperty(Http2 ? "http2Url" : "clientUrl", out var property) && property.GetString() is { } url
+                            ? new Uri(url)
+                            : throw new InvalidOperationException($"the leader, silo {leader}, lists no {(Http2 ? "HTTP/2 URL (start the silos with a fourth --members port)" : "client URL")}");
                     }
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException)

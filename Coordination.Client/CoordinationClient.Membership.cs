@@ -8,11 +8,13 @@ public sealed partial class CoordinationClient
     /// <summary>
     /// Adds a silo as a learner (start it with <c>--join</c> first): its addresses go into the
     /// replicated address book, then it receives the log. Promote it with <see cref="PromoteSiloAsync"/>.
+    /// <paramref name="http2Url"/>: where it serves the API over HTTP/2 without TLS, if it does (the fourth
+    /// port of its <c>--members</c> entry), so that clients with <c>UseHttp2</c> can reach it.
     /// </summary>
     /// <exception cref="CoordinationException"><c>membership-change-pending</c> while another change is uncommitted.</exception>
-    public Task<ClusterStatus> AddSiloAsync(long id, Uri clientUrl, string peerAddress, CancellationToken cancellationToken = default) =>
+    public Task<ClusterStatus> AddSiloAsync(long id, Uri clientUrl, string peerAddress, Uri? http2Url = null, CancellationToken cancellationToken = default) =>
         WriteAsync(
-            HttpMethod.Post, "v1/cluster/members", new AddSiloRequest(id, clientUrl.ToString().TrimEnd('/'), peerAddress),
+            HttpMethod.Post, "v1/cluster/members", new AddSiloRequest(id, clientUrl.ToString().TrimEnd('/'), peerAddress, http2Url?.ToString().TrimEnd('/')),
             CoordinationJsonContext.Default.AddSiloRequest, CoordinationJsonContext.Default.ClusterStatus, cancellationToken);
 
     /// <summary>Makes a learner a voter; refused with <c>learner-not-caught-up</c> until its log holds every committed entry.</summary>

@@ -26,7 +26,8 @@ public static class CoordinationServiceCollectionExtensions
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName),
             sp.GetRequiredService<IOptions<CoordinationClientOptions>>().Value));
         return services.AddHttpClient(HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2) })
+            // More HTTP/2 connections past a silo's stream limit (UseHttp2): waiting long-polls must not hold up keep-alives.
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2), EnableMultipleHttp2Connections = true })
             // The singleton keeps its HttpClient; the pooled connection lifetime above handles DNS changes instead.
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
     }

@@ -28,25 +28,36 @@ else
     });
 }
 
-// Listen where the membership says this silo serves clients, unless ASPNETCORE_URLS says otherwise;
-// and, when the membership gives this silo an HTTP/2 port, serve the same API there over HTTP/2 without
-// TLS. (Kestrel cannot offer both on one cleartext port: without TLS there is no ALPN to choose by.)
+// Listen where the membership says this silo serves clients, unless ASPNETCORE_URLS (or Kestrel:Endpoints)
+// says otherwise; and, when the membership gives this silo an HTTP/2 port, serve the same API there over
+// HTTP/2 without TLS. (Kestrel cannot offer both on one cleartext port: without TLS there is no ALPN to
+// choose by.) Configured endpoints replace ASPNETCORE_URLS, so those URLs become endpoints too (Kestrel
+// still logs that it overrides them; it binds the same URLs).
 var settings = (builder.Configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions()).ApplyHostname(Environment.MachineName);
-if (string.IsNullOrEmpty(builder.Configuration["urls"]) && settings.ParseMembers().FirstOrDefault(m => m.Id == settings.NodeId) is { } self)
+if (settings.ParseMembers().FirstOrDefault(m => m.Id == settings.NodeId) is { } self)
 {
-    if (self.Http2Url is not { } http2Url)
+    var urls = builder.Configuration["urls"];
+    if (self.Http2Url is { } http2Url)
     {
-        builder.WebHost.UseUrls(self.ClientUrl);
-    }
-    else
-    {
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        var endpoints = new Dictionary<string, string?>
         {
-            ["Kestrel:Endpoints:Clients:Url"] = self.ClientUrl,
-            ["Kestrel:Endpoints:Clients:Protocols"] = "Http1",
             ["Kestrel:Endpoints:ClientsHttp2:Url"] = http2Url,
             ["Kestrel:Endpoints:ClientsHttp2:Protocols"] = "Http2",
-        });
+        };
+        if (!builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Any())
+        {
+            var clientUrls = string.IsNullOrEmpty(urls) ? [self.ClientUrl] : urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            for (var i = 0; i < clientUrls.Length; i++)
+            {
+                endpoints[$"Kestrel:Endpoints:Clients{i}:Url"] = clientUrls[i];
+            }
+        }
+
+        builder.Configuration.AddInMemoryCollection(endpoints);
+    }
+    else if (string.IsNullOrEmpty(urls))
+    {
+        builder.WebHost.UseUrls(self.ClientUrl);
     }
 }
 

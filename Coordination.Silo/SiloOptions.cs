@@ -98,7 +98,7 @@ public sealed class SiloOptions
                 throw new ArgumentException($"Coordination:Members item '{item}' is not id=host:clientPort:peerPort[:http2Port] (ports 1-65535, the HTTP/2 port a third one).");
             }
 
-            members.Add(new SiloAddress(id, $"http://{address[0]}:{clientPort}", $"{address[0]}:{peerPort}", address.Length == 4 ? $"http://{address[0]}:{address[3]}" : null));
+            members.Add(new SiloAddress(id, $"http://{address[0]}:{clientPort}", $"{address[0]}:{peerPort}", address.Length == 4 ? $"http://{address[0]}:{int.Parse(address[3], CultureInfo.InvariantCulture)}" : null));
         }
 
         if (members.Select(m => m.Id).Distinct().Count() != members.Count)

@@ -125,7 +125,7 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
                 _lifetime.StopApplication();
             }
         }, TaskScheduler.Default);
-        _logger.LogInformation("Silo {Node} started: clients at {Client}, peers at {Peer}, data in {Data}", Options.NodeId, _self?.ClientUrl, peer, Path.GetFullPath(Options.DataDirectory));
+        _logger.LogInformation("Silo {Node} started: clients at {Client} (HTTP/2: {Http2}), peers at {Peer}, data in {Data}", Options.NodeId, _self?.ClientUrl, _self?.Http2Url ?? "none", peer, Path.GetFullPath(Options.DataDirectory));
         return Task.CompletedTask;
     }
 

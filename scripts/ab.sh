@@ -15,6 +15,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 a_bin=$1 b_bin=$2 rounds=$3 workloads=$4 clients=$5
 shift 5
+# With --http 2 among the extra options, the silos get HTTP/2 ports and are measured there; otherwise
+# none (a build from before the fourth --members port refuses it).
+if [[ " $* " == *" --http 2 "* ]]; then export CLUSTER_HTTP2=1; port=7081; else export CLUSTER_HTTP2=0; port=5081; fi
 freeze() { for f in "data/ab-$1"/silo-*.pid; do kill "-$2" "$(cat "$f")"; done; }
 stop() {
   freeze a CONT 2>/dev/null || true; freeze b CONT 2>/dev/null || true
@@ -35,7 +38,7 @@ for round in $(seq 1 "$rounds"); do
   # The first turn of each cluster warms its JIT (--settle); later turns warm up briefly.
   settle=$([ "$round" = 1 ] && echo 15 || echo 0)
   freeze b STOP; freeze a CONT
-  bench http://127.0.0.1:5081,http://127.0.0.1:5082,http://127.0.0.1:5083 data/ab-a --settle "$settle" "$@" | sed 's/^/A /'
+  bench "http://127.0.0.1:$port,http://127.0.0.1:$((port + 1)),http://127.0.0.1:$((port + 2))" data/ab-a --settle "$settle" "$@" | sed 's/^/A /'
   freeze a STOP; freeze b CONT
-  bench http://127.0.0.1:5181,http://127.0.0.1:5182,http://127.0.0.1:5183 data/ab-b --settle "$settle" "$@" | sed 's/^/B /'
+  bench "http://127.0.0.1:$((port + 100)),http://127.0.0.1:$((port + 101)),http://127.0.0.1:$((port + 102))" data/ab-b --settle "$settle" "$@" | sed 's/^/B /'
 done

@@ -164,7 +164,8 @@ internal static class DistributedTransactionEndpoints
 
         // The body is optional: an abort needs no reason.
         AbortDistributedTransactionRequest? body = null;
-        if (http.Request.ContentLength is > 0 || http.Request.Headers.TransferEncoding.Count > 0)
+        // Not Content-Length / Transfer-Encoding: an HTTP/2 body may come with neither.
+        if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
         {
             try
             {

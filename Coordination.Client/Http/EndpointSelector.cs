@@ -81,9 +81,10 @@ internal sealed class EndpointSelector
             Uri? leader = null;
             foreach (var member in status.Members)
             {
-                // Over HTTP/2, a member's HTTP/1.1-only cleartext URL would refuse every request; over TLS, HTTP/2 is negotiated there.
-                var address = !_http2 ? member.ClientUrl
-                    : member.Http2Url ?? (member.ClientUrl?.StartsWith("https:", StringComparison.OrdinalIgnoreCase) == true ? member.ClientUrl : null);
+                // Over HTTP/2: a TLS client URL negotiates HTTP/2 itself (and must not be traded for cleartext);
+                // a cleartext one speaks HTTP/1.1 only, so the member's HTTP/2 port is used, if it has one.
+                var secure = member.ClientUrl?.StartsWith("https:", StringComparison.OrdinalIgnoreCase) == true;
+                var address = !_http2 || secure ? member.ClientUrl : member.Http2Url;
                 if (address is null || !Uri.TryCreate(address, UriKind.Absolute, out var url))
                 {
                     continue;

@@ -39,7 +39,7 @@ internal sealed record MemberRef(string Group, string MemberId);
 
 internal sealed record PutConfigRequest(JsonElement Value, long? ExpectedVersion);
 
-internal sealed record AddSiloRequest(long Id, string ClientUrl, string PeerAddress);
+internal sealed record AddSiloRequest(long Id, string ClientUrl, string PeerAddress, string? Http2Url);
 
 internal sealed record FencedPutRequest(JsonElement Value, string LockName, long Token);
 

@@ -26,15 +26,18 @@ public static class MembershipEndpoints
 
     private static async Task<IResult> Add(SiloRuntime silo, ICoordinationGateway gateway, AddSiloRequest body, CancellationToken cancellation)
     {
-        if (body.Id == 0 || !Uri.TryCreate(body.ClientUrl, UriKind.Absolute, out var client) || client.Scheme is not ("http" or "https")
-            || body.PeerAddress is null || !body.PeerAddress.Contains(':', StringComparison.Ordinal))
+        const string Shape = "A silo is {id > 0, clientUrl: http(s)://host:port, peerAddress: host:port, http2Url (optional): http://host:port}.";
+        var peerPort = PortOf(body.PeerAddress);
+        var invalid = body.Id == 0 ? "id"
+            : !Uri.TryCreate(body.ClientUrl, UriKind.Absolute, out var client) || client.Scheme is not ("http" or "https") ? "clientUrl"
+            : peerPort == 0 ? "peerAddress"
+            : body.Http2Url is not null && !IsHttp2Url(body.Http2Url, client, peerPort) ? "http2Url"
+            : null;
+        if (invalid is not null)
         {
-            return Problems.Validation("id", "A silo is {id > 0, clientUrl: http(s)://host:port, peerAddress: host:port, http2Url (optional): http://host:port}.");
-        }
-
-        if (body.Http2Url is not null && (!Uri.TryCreate(body.Http2Url, UriKind.Absolute, out var http2) || http2.Scheme != "http"))
-        {
-            return Problems.Validation("http2Url", "http2Url is the silo's HTTP/2 without TLS: http://host:port.");
+            return Problems.Validation(invalid, invalid == "http2Url"
+                ? "http2Url is the silo's HTTP/2 port without TLS: http://host:port, nothing after the port, a port other than its client and peer ports."
+                : Shape);
         }
 
         if (silo.Host.Status.Role != RaftRole.Leader)
@@ -44,7 +47,7 @@ public static class MembershipEndpoints
 
         // Addresses first, so that the leader (and everyone) can reach the learner once it is added.
         var (book, _) = await gateway.ReadAsync(sm => sm.GetConfig(GrainStateMachineAdapter.AddressBookName), ReadConsistency.Linearizable, cancellation);
-        var updated = AddressBook.With(book?.Value, new SiloAddress(body.Id, body.ClientUrl!, body.PeerAddress, body.Http2Url));
+        var updated = AddressBook.With(book?.Value, new SiloAddress(body.Id, body.ClientUrl!, body.PeerAddress!, body.Http2Url));
         var (written, _) = await gateway.ExecuteAsync(new PutConfig(GrainStateMachineAdapter.AddressBookName, updated, book?.Version ?? 0), null, cancellation);
         if (written is Rejected rejected)
         {
@@ -53,6 +56,20 @@ public static class MembershipEndpoints
 
         return await Change(silo, gateway, MembershipChangeKind.AddLearner, body.Id, cancellation);
     }
+
+    /// <summary>The port of <c>host:port</c>, or 0 when there is none.</summary>
+    private static int PortOf(string? address)
+    {
+        var colon = address?.LastIndexOf(':') ?? -1;
+        return colon > 0 && int.TryParse(address.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port is > 0 and <= 65535 ? port : 0;
+    }
+
+    // As strict as --members' fourth port: a URL that could not be the silo's own HTTP/2 listener is refused.
+    private static bool IsHttp2Url(string text, Uri client, int peerPort) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Scheme == "http" && !url.IsDefaultPort
+        && url.AbsolutePath == "/" && url.Query.Length == 0 && url.Fragment.Length == 0 && url.UserInfo.Length == 0
+        && !text.EndsWith('?') && !text.EndsWith('#')
+        && url.Port != peerPort && !(url.Port == client.Port && string.Equals(url.Host, client.Host, StringComparison.OrdinalIgnoreCase));
 
     private static async Task<IResult> Change(SiloRuntime silo, ICoordinationGateway gateway, MembershipChangeKind kind, ulong id, CancellationToken cancellation) =>
         await silo.Host.ChangeMembershipAsync(kind, id, cancellation) switch

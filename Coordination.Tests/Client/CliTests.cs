@@ -54,10 +54,10 @@ public sealed class CliTests
         Assert.Equal(
             Lines(
                 "leader 2  term 4  commit 90  applied 90  log 1..90  (answered by 1, follower)",
-                "NODE  ROLE    CLIENT URL     PEER",
-                "1     voter   http://a:5080  a:5081",
-                "2     leader  http://b:5080  b:5081",
-                "3     voter   http://c:5080  c:5081"),
+                "NODE  ROLE    CLIENT URL     PEER    HTTP/2 URL",
+                "1     voter   http://a:5080  a:5081  -",
+                "2     leader  http://b:5080  b:5081  -",
+                "3     voter   http://c:5080  c:5081  -"),
             run.Output);
     }
 
