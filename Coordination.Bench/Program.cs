@@ -14,7 +14,7 @@ using Coordination.Client;
 //          spends a sixth of its CPU in the JIT 8-14 s after start, and under 1% a minute later),
 //          --watch-put-interval-ms MS (default 5: how often the watch workloads' writer puts; 0: back to back),
 //          --api rest|client (default rest; client: the workloads through CoordinationClient, one per silo,
-//          over HTTP/2 with --http 2),
+//          over HTTP/2 with --http 2; --idempotency-keys false: its writes without keys, sent once),
 //          --http 1.1|2 (default 1.1; 2: HTTP/2 without TLS, to the silos' HTTP/2 ports 7081.. by default,
 //          each silo's requests multiplexed over one connection (more past 100 in flight)).
 // Each row also gives the silos' allocations per operation (KB/op, from their /metrics).
@@ -63,7 +63,7 @@ using var cluster = new RestCluster(endpoints, http);
 await (target == "etcd" ? cluster.DiscoverEtcdLeaderAsync() : cluster.DiscoverLeaderAsync());
 // Through the client: one per silo, each listing its own silo first (where it sends reads).
 var apiClients = api == "client"
-    ? endpoints.Select((_, i) => new CoordinationClient(new CoordinationClientOptions { Endpoints = [.. endpoints.Skip(i), .. endpoints.Take(i)], UseIdempotencyKeys = Environment.GetEnvironmentVariable("NOIDEM") is null, UseHttp2 = cluster.Http2 })).ToArray()
+    ? endpoints.Select((_, i) => new CoordinationClient(new CoordinationClientOptions { Endpoints = [.. endpoints.Skip(i), .. endpoints.Take(i)], UseIdempotencyKeys = arguments.GetValueOrDefault("idempotency-keys", "true") == "true", UseHttp2 = cluster.Http2 })).ToArray()
     : null;
 var watchPutInterval = TimeSpan.FromMilliseconds(double.Parse(arguments.GetValueOrDefault("watch-put-interval-ms", "5"), CultureInfo.InvariantCulture));
 var runner = new Workloads(cluster, duration, ClusterCpu.PidsFrom(clusterDirectory), Directory.Exists(clusterDirectory) ? clusterDirectory : null, target) { WatchPutInterval = watchPutInterval, Clients = apiClients };
@@ -107,7 +107,7 @@ foreach (var client in apiClients ?? [])
 static Dictionary<string, string> ParseArguments(string[] args)
 {
     // A misspelt option would otherwise run the default workload and look like a measurement of the intended one.
-    string[] known = ["endpoints", "workloads", "clients", "seconds", "json", "cluster-dir", "target", "api", "http", "warmup", "settle", "watch-put-interval-ms"];
+    string[] known = ["endpoints", "workloads", "clients", "seconds", "json", "cluster-dir", "target", "api", "http", "warmup", "settle", "watch-put-interval-ms", "idempotency-keys"];
     var parsed = new Dictionary<string, string>(StringComparer.Ordinal);
     for (var i = 0; i < args.Length; i += 2)
     {
