@@ -57,13 +57,19 @@ if (api is not ("rest" or "client") || (api == "client" && target != "coordinati
     throw new ArgumentException("--api is rest or client (client only with --target coordination)");
 }
 
+var idempotencyKeys = arguments.GetValueOrDefault("idempotency-keys", "true") switch
+{
+    "true" => true,
+    "false" => false,
+    var other => throw new ArgumentException($"--idempotency-keys is true or false, not '{other}'"),
+};
 var warmup = TimeSpan.FromSeconds(double.Parse(arguments.GetValueOrDefault("warmup", "3"), CultureInfo.InvariantCulture));
 
 using var cluster = new RestCluster(endpoints, http);
 await (target == "etcd" ? cluster.DiscoverEtcdLeaderAsync() : cluster.DiscoverLeaderAsync());
 // Through the client: one per silo, each listing its own silo first (where it sends reads).
 var apiClients = api == "client"
-    ? endpoints.Select((_, i) => new CoordinationClient(new CoordinationClientOptions { Endpoints = [.. endpoints.Skip(i), .. endpoints.Take(i)], UseIdempotencyKeys = arguments.GetValueOrDefault("idempotency-keys", "true") == "true", UseHttp2 = cluster.Http2 })).ToArray()
+    ? endpoints.Select((_, i) => new CoordinationClient(new CoordinationClientOptions { Endpoints = [.. endpoints.Skip(i), .. endpoints.Take(i)], UseIdempotencyKeys = idempotencyKeys, UseHttp2 = cluster.Http2 })).ToArray()
     : null;
 var watchPutInterval = TimeSpan.FromMilliseconds(double.Parse(arguments.GetValueOrDefault("watch-put-interval-ms", "5"), CultureInfo.InvariantCulture));
 var runner = new Workloads(cluster, duration, ClusterCpu.PidsFrom(clusterDirectory), Directory.Exists(clusterDirectory) ? clusterDirectory : null, target) { WatchPutInterval = watchPutInterval, Clients = apiClients };
