@@ -1,6 +1,7 @@
 using System.CommandLine;
 using CoordinationStateMachine = Coordination.Grains.CoordinationStateMachine;
 using CorruptDataException = Coordination.Grains.CorruptDataException;
+using SavedStateFormat = Coordination.Grains.SavedStateFormat;
 
 namespace Coordination.Cli.Commands;
 
@@ -9,8 +10,6 @@ internal static class SnapshotCommands
     /// <summary>The file a silo with an empty log bootstraps from (Coordination.Silo's <c>StateSnapshots.StagedRestoreFileName</c>).</summary>
     public const string StagedRestoreFileName = "restore-state.bin";
 
-    /// <summary>"CSA1": the silo's whole-state snapshot (grains and idempotency keys).</summary>
-    private const uint StateMagic = 0x31415343;
 
     public static Command Build(CliRuntime cli)
     {
@@ -72,15 +71,11 @@ internal static class SnapshotCommands
     {
         try
         {
-            using var reader = new BinaryReader(new MemoryStream(bytes));
-            if (reader.ReadUInt32() != StateMagic)
-            {
-                return "bad magic";
-            }
-
-            var applied = reader.ReadUInt64();
+            // The silo's whole-state snapshot: grains and idempotency keys in a checksummed envelope.
+            var (applied, body) = SavedStateFormat.Open(bytes);
+            using var reader = new BinaryReader(new MemoryStream(body.ToArray()));
             var length = reader.ReadInt32();
-            if (applied == 0 || length < 0 || length > bytes.Length - 16)
+            if (applied == 0 || length < 0 || length > body.Length - sizeof(int))
             {
                 return "bad header";
             }

@@ -1,4 +1,5 @@
 using Coordination.Consensus;
+using Coordination.Grains;
 using Coordination.Silo.Grains;
 
 namespace Coordination.Silo.Backup;
@@ -19,6 +20,7 @@ public static class StateSnapshots
     /// for watchers) and the new founding members. Every founder must restore the same bytes.
     /// </summary>
     /// <exception cref="InvalidDataException">The bytes are not a readable state snapshot.</exception>
+    /// <exception cref="CorruptDataException">The bytes fail the snapshot's magic or checksum.</exception>
     public static ulong Bootstrap(ILogStorage log, Membership founders, byte[] snapshot)
     {
         Invariant.Require(log.LastIndex == 0 && log.HardState.Term == 0, "only an empty log can be restored into");
@@ -67,9 +69,7 @@ public static class StateSnapshots
         return bytes.ToArray();
     }
 
-    /// <summary>The log index a state snapshot was taken at (its header: magic, then the applied index).</summary>
-    public static ulong AppliedIndex(ReadOnlySpan<byte> snapshot) =>
-        snapshot.Length < 12
-            ? throw new InvalidDataException("too short to be a Coordination state snapshot")
-            : System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(snapshot[4..12]);
+    /// <summary>The log index a state snapshot was taken at, once its magic and checksum are checked.</summary>
+    /// <exception cref="CorruptDataException">The bytes are not an intact state snapshot.</exception>
+    public static ulong AppliedIndex(byte[] snapshot) => SavedStateFormat.Open(snapshot).AppliedIndex;
 }

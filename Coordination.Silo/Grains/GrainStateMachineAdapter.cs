@@ -22,7 +22,6 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
     /// <summary>Idempotency keys remembered; the oldest is forgotten first (in log order, on every replica alike).</summary>
     public const int IdempotencyKeysMax = 65_536;
 
-    private const uint SnapshotMagic = 0x31415343; // "CSA1"
     private static readonly Dictionary<string, Type> ResultTypes = typeof(CommandResult).Assembly.GetTypes()
         .Where(t => t.IsSubclassOf(typeof(CommandResult)) && !t.IsAbstract)
         .ToDictionary(t => t.Name, StringComparer.Ordinal);
@@ -120,13 +119,15 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
         _keyOrder.Enqueue(key);
     }
 
-    /// <summary>Layout: magic, applied index, grains snapshot (length-prefixed), key count, then per key in age order: key, hash, revision, result type, result JSON.</summary>
+    /// <summary>
+    /// The body inside <see cref="SavedStateFormat"/> (magic, applied index, checksum): the grains
+    /// snapshot (length-prefixed), key count, then per key in age order: key, hash, revision, result
+    /// type, result JSON.
+    /// </summary>
     public byte[] WriteSnapshot()
     {
         using var stream = new MemoryStream();
         using var writer = new BinaryWriter(stream, Encoding.UTF8);
-        writer.Write(SnapshotMagic);
-        writer.Write(AppliedIndex);
         var grains = Grains.WriteSnapshot();
         writer.Write(grains.Length);
         writer.Write(grains);
@@ -142,19 +143,14 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
         }
 
         writer.Flush();
-        return stream.ToArray();
+        return SavedStateFormat.Seal(AppliedIndex, stream.GetBuffer().AsSpan(0, (int)stream.Length));
     }
 
     public void RestoreSnapshot(ulong index, ReadOnlySpan<byte> snapshot)
     {
-        using var stream = new MemoryStream(snapshot.ToArray());
+        var (applied, body) = SavedStateFormat.Open(snapshot.ToArray());
+        using var stream = new MemoryStream(body.ToArray());
         using var reader = new BinaryReader(stream, Encoding.UTF8);
-        if (reader.ReadUInt32() != SnapshotMagic)
-        {
-            throw new InvalidDataException("not a Coordination state snapshot");
-        }
-
-        var applied = reader.ReadUInt64();
         var grains = CoordinationStateMachine.ReadSnapshot(reader.ReadBytes(reader.ReadInt32()));
         var count = reader.ReadInt32();
         if (count is < 0 or > IdempotencyKeysMax)

@@ -1,0 +1,68 @@
+using System.Buffers.Binary;
+
+namespace Coordination.Grains;
+
+/// <summary>
+/// The envelope of a whole-state snapshot (the grains and the silo's idempotency keys): what Raft
+/// snapshots carry, what <c>GET /v1/cluster/snapshot</c> and backups save and what a new cluster
+/// restores from. Layout: magic "CSA2", the applied index, the body, then CRC-32C of every byte
+/// before it. A saved state lives outside the data directory (files, blob storage), where no other
+/// checksum covers it, and the grains' own checksum does not cover the idempotency keys.
+/// States written before the checksum ("CSA1": magic, index, body) are still read.
+/// </summary>
+public static class SavedStateFormat
+{
+    /// <summary>"CSA1": no checksum (states saved before 2026-11-22).</summary>
+    public const uint MagicWithoutChecksum = 0x31415343;
+
+    /// <summary>"CSA2": a CRC-32C trailer over everything before it.</summary>
+    public const uint Magic = 0x32415343;
+
+    private const int HeaderBytes = sizeof(uint) + sizeof(ulong);
+    private const int TrailerBytes = sizeof(uint);
+
+    /// <summary>The saved state of <paramref name="body"/> at <paramref name="appliedIndex"/>.</summary>
+    public static byte[] Seal(ulong appliedIndex, ReadOnlySpan<byte> body)
+    {
+        var bytes = new byte[HeaderBytes + body.Length + TrailerBytes];
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, Magic);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(sizeof(uint)), appliedIndex);
+        body.CopyTo(bytes.AsSpan(HeaderBytes));
+        var sealedBytes = bytes.Length - TrailerBytes;
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(sealedBytes), Crc32C.Compute(bytes.AsSpan(0, sealedBytes)));
+        return bytes;
+    }
+
+    /// <summary>
+    /// The applied index and body of a saved state, after checking its magic and (for "CSA2") its
+    /// checksum. Throws <see cref="CorruptDataException"/> saying what is wrong.
+    /// </summary>
+    public static (ulong AppliedIndex, ReadOnlyMemory<byte> Body) Open(ReadOnlyMemory<byte> bytes)
+    {
+        var span = bytes.Span;
+        if (span.Length < HeaderBytes)
+        {
+            throw new CorruptDataException($"Not a Coordination state snapshot: {span.Length} bytes, too short for its header.");
+        }
+
+        var magic = BinaryPrimitives.ReadUInt32LittleEndian(span);
+        var appliedIndex = BinaryPrimitives.ReadUInt64LittleEndian(span[sizeof(uint)..]);
+        switch (magic)
+        {
+            case MagicWithoutChecksum:
+                return (appliedIndex, bytes[HeaderBytes..]);
+            case Magic when span.Length < HeaderBytes + TrailerBytes:
+                throw new CorruptDataException("Truncated state snapshot: no room for its checksum.");
+            case Magic:
+                var sealedBytes = span.Length - TrailerBytes;
+                if (Crc32C.Compute(span[..sealedBytes]) != BinaryPrimitives.ReadUInt32LittleEndian(span[sealedBytes..]))
+                {
+                    throw new CorruptDataException("State snapshot checksum mismatch: the file is damaged or truncated.");
+                }
+
+                return (appliedIndex, bytes[HeaderBytes..sealedBytes]);
+            default:
+                throw new CorruptDataException("Not a Coordination state snapshot (bad magic).");
+        }
+    }
+}
