@@ -81,6 +81,10 @@ public sealed class SimulatedCluster
     private readonly SortedDictionary<ulong, (ulong Node, long Invoked)> _pendingWrites = [];
     private readonly SortedDictionary<ulong, PendingRead> _pendingReads = [];
     private ulong _nextRequest = 1;
+
+    // The liveness check's proposals, and whether any node has applied one of them.
+    private readonly HashSet<ulong> _livenessMarkers = [];
+    private bool _livenessMarkerApplied;
     private ulong _ackedWriteIndexMax;
     private ulong _observedReadIndexMax;
 
@@ -400,6 +404,8 @@ public sealed class SimulatedCluster
             if (entry.Kind == EntryKind.Normal && entry.Data.Length >= 8)
             {
                 var request = BinaryPrimitives.ReadUInt64LittleEndian(entry.Data);
+                _livenessMarkerApplied |= _livenessMarkers.Contains(request);
+
                 if (_pendingWrites.TryGetValue(request, out var write) && write.Node == node.Id)
                 {
                     // The node that took the write applied it: the client is answered.
@@ -788,13 +794,22 @@ public sealed class SimulatedCluster
         }
     }
 
-    /// <summary>Liveness: with faults healed, a leader emerges and commits a new proposal within a bound.</summary>
+    /// <summary>
+    /// Liveness: with faults healed, a leader emerges and commits a new proposal within a bound: the
+    /// configured ticks, plus the time to replicate the backlog a leader may have to bring a lagging
+    /// majority through first (in the worst draws, one entry per round trip: appends of 40 bytes, one
+    /// in flight, delays of up to 5 ticks each way).
+    /// </summary>
     private void CheckLiveness()
     {
         var start = Now;
+        var live = _nodes.Values.Where(n => n.Raft is not null).ToArray();
+        var backlog = live.Length == 0 ? 0 : live.Max(n => n.Raft!.LastIndex) - live.Min(n => n.Raft!.CommitIndex);
+        var roundTrip = (2 * (_options.DelayTicksMax + 1)) + 2;
+        var bound = _options.LivenessTicksMax + ((long)backlog * roundTrip / _options.InflightAppendsMax);
         ulong? marker = null;
         ulong markerLeader = 0;
-        while (Now - start < _options.LivenessTicksMax)
+        while (Now - start < bound)
         {
             Step(faults: false);
             if (Leader() is not { Raft: { } raft } leader)
@@ -810,18 +825,25 @@ public sealed class SimulatedCluster
                 if (raft.Propose(data) == ProposalResult.Accepted)
                 {
                     (marker, markerLeader) = (id, leader.Id);
+                    _livenessMarkers.Add(id);
                     _pendingWrites[id] = (leader.Id, Now);
                 }
             }
-            else if (!_pendingWrites.ContainsKey(marker.Value))
+            else if (_livenessMarkerApplied)
             {
-                // The leader applied its proposal: it is committed.
+                // Applied, so committed. (Gone from the pending writes is not enough: a client request
+                // also leaves them when its client gives up waiting, committed or not.)
                 LivenessTicks = Now - start;
                 return;
             }
+            else if (!_pendingWrites.ContainsKey(marker.Value))
+            {
+                // Its client gave up: propose again (the first may still commit; either will do).
+                marker = null;
+            }
         }
 
-        _checker.Fail($"liveness: no leader committed a proposal within {_options.LivenessTicksMax} ticks after healing ({DescribeNodes()})");
+        _checker.Fail($"liveness: no leader committed a proposal within {bound} ticks after healing (a backlog of {backlog} entries) ({DescribeNodes()})");
     }
 
     /// <summary>After a commit, every member catches up with the leader within a bound that allows for a long lag.</summary>

@@ -96,6 +96,22 @@ public class SimulationControlTests
         Assert.Equal(first, second);
     }
 
+    /// <summary>
+    /// Found by a 50,000-seed soak (2026-11-22): a voter that had applied the newest committed entry
+    /// refused to start (a flipped bit), the leader's other follower lagged a few hundred entries
+    /// behind on one-entry appends, and the liveness check took a marker its client had given up on
+    /// for a commit, so the run ended before the majority caught up and "durability" failed. The
+    /// check now waits for the marker to be applied, as long as the backlog needs.
+    /// </summary>
+    [Theory]
+    [InlineData(2025243426717802451UL)]
+    [InlineData(2765326306518184208UL)]
+    public void A_majority_that_must_catch_up_a_long_backlog_commits_once_healed(ulong seed)
+    {
+        var cluster = SimulationRunner.RunSeed(seed, 1_500);
+        Assert.Equal(1, cluster.CorruptedNodes);
+    }
+
     [Fact]
     public void Checker_catches_stale_reads_served_without_read_index()
     {
