@@ -46,7 +46,7 @@ public sealed class ManifestTests(ITestOutputHelper output)
         Assert.Equal("http://127.0.0.1:5080", Defaults.ClientUrl);
         Assert.EndsWith(":5090", Defaults.PeerAddress, StringComparison.Ordinal);
         var ports = ContainerPorts();
-        Assert.Equal(new Dictionary<string, int> { ["client"] = 5080, ["peer"] = 5090 }, ports);
+        Assert.Equal(new Dictionary<string, int> { ["client"] = 5080, ["peer"] = 5090, ["http2"] = 5070 }, ports);
         Assert.Equal("http://0.0.0.0:5080", Env("ASPNETCORE_URLS"));
 
         foreach (var service in All.Where(d => d.Text("kind") == "Service"))
@@ -61,7 +61,8 @@ public sealed class ManifestTests(ITestOutputHelper output)
         }
 
         var client = One("Service", "coordination");
-        Assert.Equal(["client"], client.Seq("spec", "ports").Select(p => p.Text("name")));
+        Assert.Equal(["client", "http2"], client.Seq("spec", "ports").Select(p => p.Text("name")));
+        Assert.Equal("kubernetes.io/h2c", client.Seq("spec", "ports").Single(p => p.Text("name") == "http2").Text("appProtocol"));
     }
 
     [Fact]
@@ -99,6 +100,7 @@ public sealed class ManifestTests(ITestOutputHelper output)
             var host = $"{pod}.{headless}.prod.svc";
             Assert.Equal($"http://{host}:{ContainerPorts()["client"]}", member.ClientUrl);
             Assert.Equal($"{host}:{ContainerPorts()["peer"]}", member.PeerAddress);
+            Assert.Equal($"http://{host}:{ContainerPorts()["http2"]}", member.Http2Url);
         }
     }
 
@@ -122,7 +124,7 @@ public sealed class ManifestTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void The_network_policy_opens_the_peer_port_only_to_silos()
+    public void The_network_policy_opens_the_peer_port_only_to_silos_and_the_client_ports_to_all()
     {
         var policy = One("NetworkPolicy", "coordination");
         Assert.Equal(PodLabels(), policy.Labels("spec", "podSelector", "matchLabels"));
@@ -135,8 +137,12 @@ public sealed class ManifestTests(ITestOutputHelper output)
         Assert.Equal(PodLabels(), from.Labels("podSelector", "matchLabels"));
         Assert.Equal(["podSelector"], ((Dictionary<string, object?>)from!).Keys);
 
-        var client = ContainerPorts()["client"].ToString(CultureInfo.InvariantCulture);
-        Assert.Contains(rules, r => r.Seq("ports").Any(p => p.Text("port") == client));
+        foreach (var name in new[] { "client", "http2" })
+        {
+            var port = ContainerPorts()[name].ToString(CultureInfo.InvariantCulture);
+            var open = Assert.Single(rules, r => r.Seq("ports").Any(p => p.Text("port") == port));
+            Assert.False(((Dictionary<string, object?>)open!).ContainsKey("from"), $"port {port} must be open to every client");
+        }
     }
 
     [Fact]
