@@ -33,7 +33,8 @@ public static class CoordinationApi
         });
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddOpenApi();
-        services.AddHttpClient(LeaderForwardingMiddleware.ClientName, c => c.Timeout = TimeSpan.FromSeconds(65));
+        services.AddHttpClient(LeaderForwardingMiddleware.ClientName, c => c.Timeout = TimeSpan.FromSeconds(65))
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { EnableMultipleHttp2Connections = true });
         return services;
     }
 

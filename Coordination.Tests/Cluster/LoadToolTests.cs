@@ -68,12 +68,22 @@ public sealed class LoadToolTests : IAsyncLifetime
         var follower = _cluster.Ids.First(id => id != leader);
         using var http2 = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact, Timeout = TimeSpan.FromSeconds(30) };
 
-        // A write over HTTP/2 to a follower (forwarded to the leader) is read back over HTTP/1.1.
+        // A write over HTTP/2 to a follower is forwarded to the leader over HTTP/2 (Via names the
+        // protocol the leader answered over) and read back over HTTP/1.1.
         using var put = await http2.PutAsJsonAsync(new Uri(Http2Url(follower), "v1/config/over-http2"), new { value = new { replicas = 5 } });
         Assert.Equal((HttpStatusCode.OK, HttpVersion.Version20), (put.StatusCode, put.Version));
+        Assert.Equal(["2 coordination"], put.Headers.Via.Select(v => v.ToString()));
         using var http1 = _cluster.Client(leader);
         var read = await http1.GetFromJsonAsync<JsonElement>("/v1/config/over-http2");
         Assert.Equal(5, read.GetProperty("value").GetProperty("replicas").GetInt32());
+
+        // Over HTTP/1.1 a follower forwards over HTTP/1.1; the leader itself answers without Via.
+        using var viaFollower = _cluster.Client(follower);
+        using var put1 = await viaFollower.PutAsJsonAsync("/v1/config/over-http1", new { value = 1 });
+        Assert.Equal(["1.1 coordination"], put1.Headers.Via.Select(v => v.ToString()));
+        using var direct = await http2.PutAsJsonAsync(new Uri(Http2Url(leader), "v1/config/over-http2"), new { value = new { replicas = 6 } });
+        Assert.Equal(HttpStatusCode.OK, direct.StatusCode);
+        Assert.Empty(direct.Headers.Via);
 
         var cluster = await http2.GetFromJsonAsync<JsonElement>(new Uri(Http2Url(follower), "v1/cluster"));
         Assert.Equal(
