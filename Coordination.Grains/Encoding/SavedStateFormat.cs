@@ -3,12 +3,14 @@ using System.Buffers.Binary;
 namespace Coordination.Grains;
 
 /// <summary>
-/// The envelope of a whole-state snapshot (the grains and the silo's idempotency keys): what Raft
-/// snapshots carry, what <c>GET /v1/cluster/snapshot</c> and backups save and what a new cluster
-/// restores from. Layout: magic "CSA2", the applied index, the body, then CRC-32C of every byte
-/// before it. A saved state lives outside the data directory (files, blob storage), where no other
-/// checksum covers it, and the grains' own checksum does not cover the idempotency keys.
-/// States written before the checksum ("CSA1": magic, index, body) are still read.
+/// The envelope of a whole-state snapshot (the grains and the silo's idempotency keys). A saved
+/// state (<c>GET /v1/cluster/snapshot</c>, backups, what a new cluster restores from) is sealed:
+/// magic "CSA2", the applied index, the body, then CRC-32C of every byte before it. It lives outside
+/// the data directory (files, blob storage), where no other checksum covers it, and the grains' own
+/// checksum does not cover the idempotency keys. Raft snapshots still carry the older layout without
+/// the trailer ("CSA1": magic, index, body): the snapshot file's and the peer frame's checksums cover
+/// them, and a silo from before the trailer, which refuses "CSA2", must still install a snapshot an
+/// upgraded leader sends it during a rolling upgrade. Both are read.
 /// </summary>
 public static class SavedStateFormat
 {
@@ -21,7 +23,24 @@ public static class SavedStateFormat
     private const int HeaderBytes = sizeof(uint) + sizeof(ulong);
     private const int TrailerBytes = sizeof(uint);
 
-    /// <summary>The saved state of <paramref name="body"/> at <paramref name="appliedIndex"/>.</summary>
+    /// <summary>The Raft snapshot layout ("CSA1") of <paramref name="body"/> at <paramref name="appliedIndex"/>.</summary>
+    public static byte[] WithoutChecksum(ulong appliedIndex, ReadOnlySpan<byte> body)
+    {
+        var bytes = new byte[HeaderBytes + body.Length];
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, MagicWithoutChecksum);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(sizeof(uint)), appliedIndex);
+        body.CopyTo(bytes.AsSpan(HeaderBytes));
+        return bytes;
+    }
+
+    /// <summary>The sealed saved state of a state in either layout (checked first).</summary>
+    public static byte[] Seal(ReadOnlyMemory<byte> state)
+    {
+        var (appliedIndex, body) = Open(state);
+        return Seal(appliedIndex, body.Span);
+    }
+
+    /// <summary>The sealed saved state ("CSA2") of <paramref name="body"/> at <paramref name="appliedIndex"/>.</summary>
     public static byte[] Seal(ulong appliedIndex, ReadOnlySpan<byte> body)
     {
         var bytes = new byte[HeaderBytes + body.Length + TrailerBytes];

@@ -5,14 +5,15 @@ using Coordination.Silo.Grains;
 namespace Coordination.Silo.Backup;
 
 /// <summary>
-/// Whole-state snapshots for backup and restore: the bytes of <see cref="GrainStateMachineAdapter.WriteSnapshot"/>
-/// (every grain and the idempotency keys, at one applied log index).
+/// Whole-state snapshots for backup and restore: <see cref="GrainStateMachineAdapter.WriteSnapshot"/>
+/// (every grain and the idempotency keys, at one applied log index) sealed with a checksum
+/// (<see cref="SavedStateFormat"/>).
 /// </summary>
 public static class StateSnapshots
 {
     /// <summary>The state as of a linearizable point, taken on the Raft loop; any silo can serve it.</summary>
-    public static Task<byte[]> SaveAsync(SiloRuntime silo, CancellationToken cancellation = default) =>
-        silo.Host.QueryAsync(() => silo.State.WriteSnapshot(), linearizable: true, cancellation);
+    public static async Task<byte[]> SaveAsync(SiloRuntime silo, CancellationToken cancellation = default) =>
+        SavedStateFormat.Seal(await silo.Host.QueryAsync(() => silo.State.WriteSnapshot(), linearizable: true, cancellation));
 
     /// <summary>
     /// Bootstraps a new cluster's empty log from a saved state instead of from nothing: the log starts

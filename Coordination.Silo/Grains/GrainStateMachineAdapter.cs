@@ -120,9 +120,9 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
     }
 
     /// <summary>
-    /// The body inside <see cref="SavedStateFormat"/> (magic, applied index, checksum): the grains
-    /// snapshot (length-prefixed), key count, then per key in age order: key, hash, revision, result
-    /// type, result JSON.
+    /// The Raft snapshot: <see cref="SavedStateFormat.WithoutChecksum"/> (magic, applied index) around
+    /// the grains snapshot (length-prefixed), key count, then per key in age order: key, hash,
+    /// revision, result type, result JSON. Exports seal it (<see cref="SavedStateFormat.Seal(ReadOnlyMemory{byte})"/>).
     /// </summary>
     public byte[] WriteSnapshot()
     {
@@ -143,7 +143,7 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
         }
 
         writer.Flush();
-        return SavedStateFormat.Seal(AppliedIndex, stream.GetBuffer().AsSpan(0, (int)stream.Length));
+        return SavedStateFormat.WithoutChecksum(AppliedIndex, stream.GetBuffer().AsSpan(0, (int)stream.Length));
     }
 
     public void RestoreSnapshot(ulong index, ReadOnlySpan<byte> snapshot)

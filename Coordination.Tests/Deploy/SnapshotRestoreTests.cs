@@ -24,6 +24,7 @@ public sealed class SnapshotRestoreTests
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal("application/octet-stream", response.Content.Headers.ContentType?.MediaType);
             var bytes = await response.Content.ReadAsByteArrayAsync();
+            Assert.Equal("CSA2"u8.ToArray(), bytes[..4]); // sealed with its checksum
             savedIndex = Coordination.Silo.Backup.StateSnapshots.AppliedIndex(bytes);
             Assert.True(savedIndex >= 3, $"the state was saved at index {savedIndex}, before the writes");
             await File.WriteAllBytesAsync(file.Path, bytes);

@@ -51,11 +51,30 @@ public class SavedStateFormatTests
     }
 
     [Fact]
-    public void A_damaged_idempotency_key_is_caught_on_restore_and_by_the_cli_check()
+    public void Raft_snapshots_keep_the_layout_older_silos_read_and_exports_are_sealed()
     {
         var adapter = new GrainStateMachineAdapter();
         adapter.Apply(1, 1_000, RequestEnvelope.Encode("deploy-42", CommandCodec.Encode(new PutConfig("app", "1"u8.ToArray(), PutConfig.AnyVersion))));
-        var saved = adapter.WriteSnapshot();
+        var raft = adapter.WriteSnapshot();
+        Assert.Equal(SavedStateFormat.MagicWithoutChecksum, BinaryPrimitives.ReadUInt32LittleEndian(raft));
+
+        var saved = SavedStateFormat.Seal(raft);
+        Assert.Equal(SavedStateFormat.Magic, BinaryPrimitives.ReadUInt32LittleEndian(saved));
+        Assert.Equal(raft.AsSpan(4).ToArray(), saved.AsSpan(4, raft.Length - 4).ToArray());
+        foreach (var state in new[] { raft, saved })
+        {
+            var restored = new GrainStateMachineAdapter();
+            restored.RestoreSnapshot(1, state);
+            Assert.Equal(1, restored.IdempotencyKeys);
+        }
+    }
+
+    [Fact]
+    public void A_damaged_idempotency_key_in_a_saved_state_is_caught_on_restore_and_by_the_cli_check()
+    {
+        var adapter = new GrainStateMachineAdapter();
+        adapter.Apply(1, 1_000, RequestEnvelope.Encode("deploy-42", CommandCodec.Encode(new PutConfig("app", "1"u8.ToArray(), PutConfig.AnyVersion))));
+        var saved = SavedStateFormat.Seal(adapter.WriteSnapshot());
 
         // The key's text sits after the grains, outside the grains' own checksum.
         var at = IndexOf(saved, "deploy-42"u8);
