@@ -66,13 +66,12 @@ public interface ICoordinationGateway
     /// <summary>This silo's view of the cluster.</summary>
     ClusterView Cluster();
 
-    /// <summary>
-    /// Where to reach the leader when another silo leads: its HTTP/2 URL when <paramref name="preferHttp2"/>
-    /// and it has one (<c>Http2</c> true), else its HTTP/1.1 client URL; null when this silo leads or no
-    /// leader is known.
-    /// </summary>
-    (Uri Url, bool Http2)? Leader(bool preferHttp2);
+    /// <summary>Where to reach the leader when another silo leads; null when this silo leads or no leader is known.</summary>
+    LeaderAddress? Leader { get; }
 }
+
+/// <summary>The leader's client URL, and its cleartext HTTP/2 URL when its member entry has one.</summary>
+public sealed record LeaderAddress(Uri ClientUrl, Uri? Http2Url);
 
 /// <summary>A subscription to one grain's events (<see cref="ICoordinationGateway.Subscribe"/>). Dispose to end it.</summary>
 public interface IGrainEventSubscription : IDisposable

@@ -9,10 +9,11 @@ namespace Coordination.Api;
 /// Any silo accepts any request: a write that reaches a follower is forwarded, whole, to the leader
 /// and the leader's answer relayed. A forwarded request is marked so it is never forwarded twice
 /// (a silo that lost leadership meanwhile answers 503 no-leader and the client retries). A request
-/// that came over HTTP/2 goes on over HTTP/2 when the leader has an HTTP/2 port, so a follower's
-/// multiplexed clients share its few connections to the leader instead of opening one per request
-/// in flight. The relayed answer carries <c>Via</c> (RFC 9110 §7.6.3) with the protocol the leader
-/// answered over.
+/// that came over HTTP/2 goes on over HTTP/2 (negotiated on a TLS client URL, else to the leader's
+/// cleartext HTTP/2 port, falling back to its client URL when nothing listens there), so a
+/// follower's multiplexed clients share its few connections to the leader instead of opening one
+/// per request in flight. Both the forwarded request and the relayed answer carry <c>Via</c>
+/// (RFC 9110 §7.6.3): the protocol the client used, and the one the leader answered over.
 /// </summary>
 public sealed class LeaderForwardingMiddleware(RequestDelegate next, IHttpClientFactory clients, ILogger<LeaderForwardingMiddleware> logger)
 {
@@ -26,53 +27,48 @@ public sealed class LeaderForwardingMiddleware(RequestDelegate next, IHttpClient
         var request = http.Request;
         var mutating = HttpMethods.IsPost(request.Method) || HttpMethods.IsPut(request.Method) || HttpMethods.IsPatch(request.Method) || HttpMethods.IsDelete(request.Method);
         if (!mutating || !request.Path.StartsWithSegments("/v1") || request.Headers.ContainsKey(ForwardedHeader)
-            || gateway.Leader(preferHttp2: HttpProtocol.IsHttp2(request.Protocol)) is not { } found)
+            || gateway.Leader is not { } leader)
         {
             await next(http);
             return;
         }
 
-        var (leader, http2) = found;
+        // A client that multiplexes keeps doing so up to the leader: over TLS HTTP/2 is negotiated on
+        // the client URL itself; without TLS it needs the leader's HTTP/2 port.
+        var http2 = HttpProtocol.IsHttp2(request.Protocol);
+        var overTls = leader.ClientUrl.Scheme == Uri.UriSchemeHttps;
+        var (target, version, policy) = http2 && overTls ? (leader.ClientUrl, HttpVersion.Version20, HttpVersionPolicy.RequestVersionOrLower)
+            : http2 && leader.Http2Url is { } http2Url ? (http2Url, HttpVersion.Version20, HttpVersionPolicy.RequestVersionExact)
+            : (leader.ClientUrl, HttpVersion.Version11, HttpVersionPolicy.RequestVersionOrLower);
         using var body = new MemoryStream();
         await request.Body.CopyToAsync(body, http.RequestAborted);
-        using var forward = new HttpRequestMessage(new HttpMethod(request.Method), new Uri(leader, request.Path + request.QueryString))
-        {
-            Content = new ByteArrayContent(body.ToArray()),
-        };
-        if (http2)
-        {
-            forward.Version = HttpVersion.Version20;
-            forward.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
-        }
-
-        if (request.ContentType is { } contentType)
-        {
-            forward.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
-        }
-
-        foreach (var header in request.Headers.Where(h => h.Key.StartsWith("Idempotency", StringComparison.OrdinalIgnoreCase) || h.Key == "Accept"))
-        {
-            forward.Headers.TryAddWithoutValidation(header.Key, (IEnumerable<string?>)header.Value);
-        }
-
-        forward.Headers.TryAddWithoutValidation(ForwardedHeader, "1");
+        var client = clients.CreateClient(ClientName);
         HttpResponseMessage response;
         try
         {
-            response = await clients.CreateClient(ClientName).SendAsync(forward, HttpCompletionOption.ResponseHeadersRead, http.RequestAborted);
+            try
+            {
+                response = await client.SendAsync(Forward(http, body.ToArray(), target, version, policy), HttpCompletionOption.ResponseHeadersRead, http.RequestAborted);
+            }
+            catch (HttpRequestException e) when (target != leader.ClientUrl && e.HttpRequestError == HttpRequestError.ConnectionError)
+            {
+                // No connection, so nothing was sent: the leader may not listen on its HTTP/2 port yet
+                // (a rolling upgrade that adds it). Its client URL always serves.
+                response = await client.SendAsync(Forward(http, body.ToArray(), leader.ClientUrl, HttpVersion.Version11, HttpVersionPolicy.RequestVersionOrLower), HttpCompletionOption.ResponseHeadersRead, http.RequestAborted);
+            }
         }
         catch (HttpRequestException e)
         {
-            logger.LogWarning("Forwarding to the leader at {Leader} failed: {Reason}", leader, e.Message);
+            logger.LogWarning("Forwarding to the leader at {Leader} failed: {Reason}", target, e.Message);
             http.Response.Headers.RetryAfter = "1";
-            await Problems.Create(503, "no-leader", $"The leader at {leader} could not be reached.").ExecuteAsync(http);
+            await Problems.Create(503, "no-leader", $"The leader at {target} could not be reached.").ExecuteAsync(http);
             return;
         }
 
         using (response)
         {
             http.Response.StatusCode = (int)response.StatusCode;
-            http.Response.Headers.Append("Via", $"{(response.Version.Minor == 0 ? response.Version.Major.ToString(CultureInfo.InvariantCulture) : response.Version.ToString(2))} coordination");
+            http.Response.Headers.Append("Via", $"{ViaVersion(response.Version)} coordination");
             foreach (var header in response.Headers.Concat(response.Content.Headers))
             {
                 if (header.Key.StartsWith("X-Coordination-", StringComparison.OrdinalIgnoreCase) || RelayedResponseHeaders.Contains(header.Key) || header.Key == "Content-Type")
@@ -84,4 +80,36 @@ public sealed class LeaderForwardingMiddleware(RequestDelegate next, IHttpClient
             await response.Content.CopyToAsync(http.Response.Body, http.RequestAborted);
         }
     }
+
+    /// <summary>
+    /// The request to the leader: the client's method, path, query, body, content type, idempotency
+    /// and accept headers, marked as forwarded, with Via naming the protocol the client used.
+    /// </summary>
+    private static HttpRequestMessage Forward(HttpContext http, byte[] body, Uri leader, Version version, HttpVersionPolicy policy)
+    {
+        var request = http.Request;
+        var forward = new HttpRequestMessage(new HttpMethod(request.Method), new Uri(leader, request.Path + request.QueryString))
+        {
+            Content = new ByteArrayContent(body),
+            Version = version,
+            VersionPolicy = policy,
+        };
+        if (request.ContentType is { } contentType)
+        {
+            forward.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        }
+
+        foreach (var header in request.Headers.Where(h => h.Key.StartsWith("Idempotency", StringComparison.OrdinalIgnoreCase) || h.Key == "Accept"))
+        {
+            forward.Headers.TryAddWithoutValidation(header.Key, (IEnumerable<string?>)header.Value);
+        }
+
+        forward.Headers.TryAddWithoutValidation(ForwardedHeader, "1");
+        forward.Headers.TryAddWithoutValidation("Via", $"{(request.Protocol.StartsWith("HTTP/", StringComparison.Ordinal) ? request.Protocol[5..] : request.Protocol)} coordination");
+        return forward;
+    }
+
+    /// <summary>A Via protocol version (RFC 9110 §7.6.3): "1.1", but "2" and "3" alone.</summary>
+    private static string ViaVersion(Version version) =>
+        version.Major >= 2 ? version.Major.ToString(CultureInfo.InvariantCulture) : version.ToString(2);
 }

@@ -8,15 +8,15 @@ namespace Coordination.Silo;
 /// <summary>The REST gateway's view of this silo: commands go through the Raft host, queries run on its loop.</summary>
 public sealed class SiloGateway(SiloRuntime silo, TimeProvider time) : ICoordinationGateway
 {
-    public (Uri Url, bool Http2)? Leader(bool preferHttp2)
+    public LeaderAddress? Leader
     {
-        var status = silo.Host.Status;
-        if (status.Leader == 0 || status.Leader == status.NodeId || silo.AddressOf(status.Leader) is not { } leader)
+        get
         {
-            return null;
+            var status = silo.Host.Status;
+            return status.Leader != 0 && status.Leader != status.NodeId && silo.AddressOf(status.Leader) is { } leader
+                ? new LeaderAddress(new Uri(leader.ClientUrl), leader.Http2Url is { } http2Url ? new Uri(http2Url) : null)
+                : null;
         }
-
-        return preferHttp2 && leader.Http2Url is { } http2Url ? (new Uri(http2Url), true) : (new Uri(leader.ClientUrl), false);
     }
 
     public async Task<(CommandResult Result, ulong Revision)> ExecuteAsync(Command command, string? idempotencyKey, CancellationToken cancellation)

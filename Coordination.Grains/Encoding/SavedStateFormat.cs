@@ -23,6 +23,10 @@ public static class SavedStateFormat
     private const int HeaderBytes = sizeof(uint) + sizeof(ulong);
     private const int TrailerBytes = sizeof(uint);
 
+    /// <summary>A read-only stream over <paramref name="body"/>, a slice of <paramref name="bytes"/> that <see cref="Open"/> returned, without copying it.</summary>
+    public static MemoryStream BodyStream(byte[] bytes, ReadOnlyMemory<byte> body) =>
+        new(bytes, HeaderBytes, body.Length, writable: false);
+
     /// <summary>The Raft snapshot layout ("CSA1") of <paramref name="body"/> at <paramref name="appliedIndex"/>.</summary>
     public static byte[] WithoutChecksum(ulong appliedIndex, ReadOnlySpan<byte> body)
     {

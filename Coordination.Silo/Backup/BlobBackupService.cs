@@ -64,7 +64,8 @@ public sealed class BlobBackupService : BackgroundService
         try
         {
             var state = await StateSnapshots.SaveAsync(_silo, cancellation);
-            var name = $"{_settings.Prefix}{StateSnapshots.AppliedIndex(state):D20}.snap";
+            var index = StateSnapshots.AppliedIndex(state);
+            var name = $"{_settings.Prefix}{index:D20}.snap";
             if (!_containerReady)
             {
                 await blobs.CreateContainerIfNotExistsAsync(cancellation);
@@ -78,7 +79,7 @@ public sealed class BlobBackupService : BackgroundService
                 await blobs.DeleteAsync(old.Name, cancellation);
             }
 
-            _logger.LogInformation("Backed up the state at index {Index} ({Bytes} bytes) to {Blob}", StateSnapshots.AppliedIndex(state), state.Length, name);
+            _logger.LogInformation("Backed up the state at index {Index} ({Bytes} bytes) to {Blob}", index, state.Length, name);
             return new BlobItem(name, state.Length, DateTimeOffset.UtcNow);
         }
         finally

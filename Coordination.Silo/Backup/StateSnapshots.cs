@@ -25,15 +25,17 @@ public static class StateSnapshots
     public static ulong Bootstrap(ILogStorage log, Membership founders, byte[] snapshot)
     {
         Invariant.Require(log.LastIndex == 0 && log.HardState.Term == 0, "only an empty log can be restored into");
-        var applied = AppliedIndex(snapshot);
+        var (applied, body) = SavedStateFormat.Open(snapshot);
         if (applied == 0)
         {
             throw new InvalidDataException("a state snapshot at index 0 holds nothing to restore");
         }
 
         // Read it completely before anything is written: a bad file leaves the data directory empty.
-        new GrainStateMachineAdapter().RestoreSnapshot(applied, snapshot);
-        log.InstallSnapshot(new Snapshot(new SnapshotMetadata(applied, 1, founders), snapshot));
+        // The log keeps it in the Raft snapshot layout, as every snapshot it takes (SavedStateFormat).
+        var raftSnapshot = SavedStateFormat.WithoutChecksum(applied, body.Span);
+        new GrainStateMachineAdapter().RestoreSnapshot(applied, raftSnapshot);
+        log.InstallSnapshot(new Snapshot(new SnapshotMetadata(applied, 1, founders), raftSnapshot));
         log.Save(new HardState(1, 0, applied), []);
         return applied;
     }

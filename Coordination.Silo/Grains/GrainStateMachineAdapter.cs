@@ -148,8 +148,9 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
 
     public void RestoreSnapshot(ulong index, ReadOnlySpan<byte> snapshot)
     {
-        var (applied, body) = SavedStateFormat.Open(snapshot.ToArray());
-        using var stream = new MemoryStream(body.ToArray());
+        var bytes = snapshot.ToArray();
+        var (applied, body) = SavedStateFormat.Open(bytes);
+        using var stream = SavedStateFormat.BodyStream(bytes, body);
         using var reader = new BinaryReader(stream, Encoding.UTF8);
         var grains = CoordinationStateMachine.ReadSnapshot(reader.ReadBytes(reader.ReadInt32()));
         var count = reader.ReadInt32();

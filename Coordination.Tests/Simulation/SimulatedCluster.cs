@@ -72,6 +72,12 @@ public sealed class SimulatedCluster
     private const int PendingRequestTicksMax = 200;
     private const int ConvergenceTicksMax = 20_000;
 
+    /// <summary>Delivery delay left once faults heal.</summary>
+    private const int HealedDelayTicksMax = 1;
+
+    /// <summary>However long the backlog, the liveness bound stays within this many times <c>LivenessTicksMax</c>.</summary>
+    private const int LivenessBacklogBoundFactor = 10;
+
     private readonly SimulationOptions _options;
     private readonly SplitMixRandom _random;
     private readonly SortedDictionary<ulong, SimulatedNode> _nodes = [];
@@ -779,7 +785,7 @@ public sealed class SimulatedCluster
         Network.HealAll();
         Network.DropRate = 0;
         Network.DuplicateRate = 0;
-        Network.DelayTicksMax = Math.Min(Network.DelayTicksMax, 1);
+        Network.DelayTicksMax = Math.Min(Network.DelayTicksMax, HealedDelayTicksMax);
         _healAt = long.MaxValue;
         _flapShape = null;
         foreach (var node in _nodes.Values)
@@ -797,21 +803,29 @@ public sealed class SimulatedCluster
     /// <summary>
     /// Liveness: with faults healed, a leader emerges and commits a new proposal within a bound: the
     /// configured ticks, plus the time to replicate the backlog a leader may have to bring a lagging
-    /// majority through first (in the worst draws, one entry per round trip: appends of 40 bytes, one
-    /// in flight, delays of up to 5 ticks each way).
+    /// majority through first (in the worst draws, one entry per round trip: appends of 40 bytes, few
+    /// in flight), at most ten times the configured ticks.
     /// </summary>
     private void CheckLiveness()
     {
         var start = Now;
-        var live = _nodes.Values.Where(n => n.Raft is not null).ToArray();
-        var backlog = live.Length == 0 ? 0 : live.Max(n => n.Raft!.LastIndex) - live.Min(n => n.Raft!.CommitIndex);
-        var roundTrip = (2 * (_options.DelayTicksMax + 1)) + 2;
-        var bound = _options.LivenessTicksMax + ((long)backlog * roundTrip / _options.InflightAppendsMax);
+        var voters = _nodes.Values.Where(n => n.Raft is { } raft && raft.Membership.IsVoter(n.Id)).ToArray();
+        var backlog = voters.Length == 0 ? 0 : voters.Max(n => n.Raft!.LastIndex) - voters.Min(n => n.Raft!.CommitIndex);
+        var roundTrip = (2 * (HealedDelayTicksMax + 1)) + 2;
+        var bound = Math.Min(_options.LivenessTicksMax + ((long)backlog * roundTrip / _options.InflightAppendsMax), LivenessBacklogBoundFactor * _options.LivenessTicksMax);
         ulong? marker = null;
         ulong markerLeader = 0;
         while (Now - start < bound)
         {
             Step(faults: false);
+            if (_livenessMarkerApplied)
+            {
+                // Applied, so committed. (Gone from the pending writes is not enough: a client request
+                // also leaves them when its client gives up waiting, committed or not.)
+                LivenessTicks = Now - start;
+                return;
+            }
+
             if (Leader() is not { Raft: { } raft } leader)
             {
                 continue;
@@ -828,13 +842,6 @@ public sealed class SimulatedCluster
                     _livenessMarkers.Add(id);
                     _pendingWrites[id] = (leader.Id, Now);
                 }
-            }
-            else if (_livenessMarkerApplied)
-            {
-                // Applied, so committed. (Gone from the pending writes is not enough: a client request
-                // also leaves them when its client gives up waiting, committed or not.)
-                LivenessTicks = Now - start;
-                return;
             }
             else if (!_pendingWrites.ContainsKey(marker.Value))
             {
