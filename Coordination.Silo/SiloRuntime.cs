@@ -96,8 +96,9 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
     {
         try
         {
-            foreach (var member in AddressBook.Parse(json))
+            foreach (var listed in AddressBook.Parse(json))
             {
+                var member = AddressBook.Resolve(listed, Members);
                 _directory[member.Id] = member;
                 _transport.SetPeer(member.Id, member.PeerAddress);
             }

@@ -17,6 +17,19 @@ public static class AddressBook
     public static IReadOnlyList<SiloAddress> Parse(byte[] json) =>
         [.. (JsonSerializer.Deserialize<Book>(json, Json)?.Members ?? []).Select(e => new SiloAddress(e.Id, e.ClientUrl, e.PeerAddress, e.Http2Url))];
 
+    /// <summary>
+    /// The address to use for a silo the book lists. A book never says a silo has no HTTP/2 port: an
+    /// entry without one was written before the silo had it, or by a silo from before the field
+    /// existed, so it takes the HTTP/2 URL the configured members (<c>--members</c>) give the same silo
+    /// at the same client and peer addresses. (A rolling upgrade that adds the port to every member
+    /// entry then reaches silos added at run time too.)
+    /// </summary>
+    public static SiloAddress Resolve(SiloAddress fromBook, IEnumerable<SiloAddress> configured) =>
+        fromBook.Http2Url is null
+        && configured.FirstOrDefault(c => c.Id == fromBook.Id && c.ClientUrl == fromBook.ClientUrl && c.PeerAddress == fromBook.PeerAddress) is { Http2Url: { } http2Url }
+            ? fromBook with { Http2Url = http2Url }
+            : fromBook;
+
     public static byte[] With(byte[]? json, SiloAddress added)
     {
         var members = json is null ? [] : Parse(json).Where(m => m.Id != added.Id).ToList();
