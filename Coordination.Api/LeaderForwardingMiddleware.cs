@@ -43,18 +43,20 @@ public sealed class LeaderForwardingMiddleware(RequestDelegate next, IHttpClient
         using var body = new MemoryStream();
         await request.Body.CopyToAsync(body, http.RequestAborted);
         var client = clients.CreateClient(ClientName);
+        using var forward = Forward(http, body.ToArray(), target, version, policy);
+        using var fallback = target != leader.ClientUrl ? Forward(http, body.ToArray(), leader.ClientUrl, HttpVersion.Version11, HttpVersionPolicy.RequestVersionOrLower) : null;
         HttpResponseMessage response;
         try
         {
             try
             {
-                response = await client.SendAsync(Forward(http, body.ToArray(), target, version, policy), HttpCompletionOption.ResponseHeadersRead, http.RequestAborted);
+                response = await client.SendAsync(forward, HttpCompletionOption.ResponseHeadersRead, http.RequestAborted);
             }
-            catch (HttpRequestException e) when (target != leader.ClientUrl && e.HttpRequestError == HttpRequestError.ConnectionError)
+            catch (HttpRequestException e) when (fallback is not null && e.HttpRequestError == HttpRequestError.ConnectionError)
             {
                 // No connection, so nothing was sent: the leader may not listen on its HTTP/2 port yet
                 // (a rolling upgrade that adds it). Its client URL always serves.
-                response = await client.SendAsync(Forward(http, body.ToArray(), leader.ClientUrl, HttpVersion.Version11, HttpVersionPolicy.RequestVersionOrLower), HttpCompletionOption.ResponseHeadersRead, http.RequestAborted);
+                response = await client.SendAsync(fallback, HttpCompletionOption.ResponseHeadersRead, http.RequestAborted);
             }
         }
         catch (HttpRequestException e)

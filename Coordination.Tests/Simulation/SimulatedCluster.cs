@@ -853,12 +853,15 @@ public sealed class SimulatedCluster
         _checker.Fail($"liveness: no leader committed a proposal within {bound} ticks after healing (a backlog of {backlog} entries) ({DescribeNodes()})");
     }
 
-    /// <summary>After a commit, every member catches up with the leader within a bound that allows for a long lag.</summary>
+    /// <summary>After a commit, the leader commits its whole log and every member catches up, within a bound that allows for a long lag.</summary>
     private void CheckConvergence()
     {
         for (var tick = 0; tick < ConvergenceTicksMax; tick++)
         {
-            if (Leader()?.Raft is { } raft && LiveMembers(raft).All(n => n.Raft is { } r && r.CommitIndex == raft.CommitIndex && n.State.Index == raft.CommitIndex))
+            // The leader's whole log is committed (nothing it holds is left hanging), and every live
+            // member has applied all of it.
+            if (Leader()?.Raft is { } raft && raft.CommitIndex == raft.LastIndex
+                && LiveMembers(raft).All(n => n.Raft is { } r && r.CommitIndex == raft.CommitIndex && n.State.Index == raft.CommitIndex))
             {
                 return;
             }
