@@ -34,7 +34,7 @@ public static class CoordinationApi
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddOpenApi();
         services.AddHttpClient(LeaderForwardingMiddleware.ClientName, c => c.Timeout = TimeSpan.FromSeconds(65))
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { EnableMultipleHttp2Connections = true });
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { EnableMultipleHttp2Connections = true, ConnectTimeout = LeaderForwardingMiddleware.ConnectTimeout });
         return services;
     }
 

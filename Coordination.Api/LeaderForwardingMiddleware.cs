@@ -20,6 +20,9 @@ public sealed class LeaderForwardingMiddleware(RequestDelegate next, IHttpClient
     public const string ClientName = "coordination-forward";
     public const string ForwardedHeader = "X-Coordination-Forwarded";
 
+    /// <summary>A connect to the leader that takes longer (packets dropped, not refused) ends in 503 no-leader.</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
+
     private static readonly string[] RelayedResponseHeaders = ["Location", "Retry-After"];
 
     public async Task InvokeAsync(HttpContext http, ICoordinationGateway gateway)
@@ -43,8 +46,9 @@ public sealed class LeaderForwardingMiddleware(RequestDelegate next, IHttpClient
         using var body = new MemoryStream();
         await request.Body.CopyToAsync(body, http.RequestAborted);
         var client = clients.CreateClient(ClientName);
-        using var forward = Forward(http, body.ToArray(), target, version, policy);
-        using var fallback = target != leader.ClientUrl ? Forward(http, body.ToArray(), leader.ClientUrl, HttpVersion.Version11, HttpVersionPolicy.RequestVersionOrLower) : null;
+        var content = body.ToArray();
+        using var forward = Forward(http, content, target, version, policy);
+        using var fallback = target != leader.ClientUrl ? Forward(http, content, leader.ClientUrl, HttpVersion.Version11, HttpVersionPolicy.RequestVersionOrLower) : null;
         HttpResponseMessage response;
         try
         {
@@ -52,15 +56,17 @@ public sealed class LeaderForwardingMiddleware(RequestDelegate next, IHttpClient
             {
                 response = await client.SendAsync(forward, HttpCompletionOption.ResponseHeadersRead, http.RequestAborted);
             }
-            catch (HttpRequestException e) when (fallback is not null && e.HttpRequestError == HttpRequestError.ConnectionError)
+            catch (HttpRequestException e) when (fallback is not null && e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
             {
                 // No connection, so nothing was sent: the leader may not listen on its HTTP/2 port yet
                 // (a rolling upgrade that adds it). Its client URL always serves.
+                target = leader.ClientUrl;
                 response = await client.SendAsync(fallback, HttpCompletionOption.ResponseHeadersRead, http.RequestAborted);
             }
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is HttpRequestException || (e is OperationCanceledException && !http.RequestAborted.IsCancellationRequested))
         {
+            // Unreachable or too slow (a connect that hangs, the forwarding timeout): as good as no leader.
             logger.LogWarning("Forwarding to the leader at {Leader} failed: {Reason}", target, e.Message);
             http.Response.Headers.RetryAfter = "1";
             await Problems.Create(503, "no-leader", $"The leader at {target} could not be reached.").ExecuteAsync(http);
@@ -107,7 +113,8 @@ public sealed class LeaderForwardingMiddleware(RequestDelegate next, IHttpClient
         }
 
         forward.Headers.TryAddWithoutValidation(ForwardedHeader, "1");
-        forward.Headers.TryAddWithoutValidation("Via", $"{(request.Protocol.StartsWith("HTTP/", StringComparison.Ordinal) ? request.Protocol[5..] : request.Protocol)} coordination");
+        // Via lists every hop: what came in, then this one.
+        forward.Headers.TryAddWithoutValidation("Via", [.. request.Headers.Via.Where(v => !string.IsNullOrEmpty(v)).Select(v => v!), $"{(request.Protocol.StartsWith("HTTP/", StringComparison.Ordinal) ? request.Protocol[5..] : request.Protocol)} coordination"]);
         return forward;
     }
 

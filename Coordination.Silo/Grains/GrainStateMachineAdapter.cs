@@ -150,6 +150,11 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
     {
         var bytes = snapshot.ToArray();
         var (applied, body) = SavedStateFormat.Open(bytes);
+        if (applied != index)
+        {
+            throw new InvalidDataException($"a snapshot of index {applied} offered as index {index}");
+        }
+
         using var stream = SavedStateFormat.BodyStream(bytes, body);
         using var reader = new BinaryReader(stream, Encoding.UTF8);
         var grains = CoordinationStateMachine.ReadSnapshot(reader.ReadBytes(reader.ReadInt32()));
@@ -159,21 +164,22 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
             throw new InvalidDataException($"a snapshot with {count} idempotency keys");
         }
 
-        _keys.Clear();
-        _keyOrder.Clear();
+        // Read whole before anything changes: a snapshot that fails half-way leaves the state as it was.
+        var keys = new List<(string Key, ulong Hash, CommandResult Result, ulong Revision)>(count);
         for (var i = 0; i < count; i++)
         {
             var key = reader.ReadString();
             var hash = reader.ReadUInt64();
             var revision = reader.ReadUInt64();
-            var type = ResultTypes[reader.ReadString()];
-            var result = (CommandResult)JsonSerializer.Deserialize(reader.ReadString(), type)!;
-            Remember(key, hash, result, revision);
+            var type = ResultTypes.GetValueOrDefault(reader.ReadString()) ?? throw new InvalidDataException("a snapshot with an idempotency key of an unknown result type");
+            keys.Add((key, hash, (CommandResult)JsonSerializer.Deserialize(reader.ReadString(), type)!, revision));
         }
 
-        if (applied != index)
+        _keys.Clear();
+        _keyOrder.Clear();
+        foreach (var (key, hash, result, revision) in keys)
         {
-            throw new InvalidDataException($"a snapshot of index {applied} offered as index {index}");
+            Remember(key, hash, result, revision);
         }
 
         Grains = grains;

@@ -20,6 +20,7 @@ namespace Coordination.Tests.Api;
 public sealed class LeaderForwardingTests : IAsyncLifetime
 {
     private readonly List<(string Protocol, string? Via, string Body)> _seen = [];
+    private readonly List<Socket> _heldPorts = [];
     private WebApplication? _leader;
     private Uri _leaderUrl = null!;
 
@@ -46,6 +47,7 @@ public sealed class LeaderForwardingTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        _heldPorts.ForEach(p => p.Dispose());
         if (_leader is not null)
         {
             await _leader.DisposeAsync();
@@ -68,11 +70,37 @@ public sealed class LeaderForwardingTests : IAsyncLifetime
     [Fact]
     public async Task An_http1_write_goes_to_the_client_url_even_when_the_leader_has_an_http2_port()
     {
-        var http = await ForwardAsync("HTTP/1.1", new LeaderAddress(_leaderUrl, new Uri($"http://127.0.0.1:{ClosedLoopbackPort()}")));
+        // Something listens on the HTTP/2 URL: an HTTP/1.1 write must not even connect there.
+        using var http2Port = new TcpListener(IPAddress.Loopback, 0);
+        http2Port.Start();
+        var http = await ForwardAsync("HTTP/1.1", new LeaderAddress(_leaderUrl, new Uri($"http://127.0.0.1:{((IPEndPoint)http2Port.LocalEndpoint).Port}")));
 
         Assert.Equal(200, http.Response.StatusCode);
         Assert.Equal("1.1 coordination", http.Response.Headers.Via.ToString());
         Assert.Equal("1.1 coordination", Assert.Single(_seen).Via);
+        Assert.False(http2Port.Pending(), "the HTTP/1.1 write connected to the leader's HTTP/2 port");
+    }
+
+    [Fact]
+    public async Task A_write_whose_http2_connection_breaks_after_connecting_is_not_sent_again_over_http1()
+    {
+        // The HTTP/2 port accepts, reads what arrives, and resets the connection: the write may have
+        // reached the leader, so the follower must not try the client URL too.
+        using var http2Port = new TcpListener(IPAddress.Loopback, 0);
+        http2Port.Start();
+        var breaker = Task.Run(async () =>
+        {
+            using var connection = await http2Port.AcceptSocketAsync();
+            var buffer = new byte[4096];
+            await connection.ReceiveAsync(buffer);
+            connection.LingerState = new LingerOption(true, 0);
+        });
+
+        var http = await ForwardAsync("HTTP/2", new LeaderAddress(_leaderUrl, new Uri($"http://127.0.0.1:{((IPEndPoint)http2Port.LocalEndpoint).Port}")));
+        await breaker.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(503, http.Response.StatusCode);
+        Assert.Empty(_seen);
     }
 
     [Fact]
@@ -95,17 +123,22 @@ public sealed class LeaderForwardingTests : IAsyncLifetime
         http.Request.Body = new MemoryStream("""{"value":1}"""u8.ToArray());
         http.Response.Body = new MemoryStream();
         http.RequestServices = new ServiceCollection().AddLogging().BuildServiceProvider();
-        using var services = new ServiceCollection().AddHttpClient().BuildServiceProvider();
+        // The forwarding client as the silo configures it (handler, timeouts).
+        using var services = new ServiceCollection().AddLogging().AddCoordinationApi().BuildServiceProvider();
         var middleware = new LeaderForwardingMiddleware(_ => throw new InvalidOperationException("a write reached the follower's own handler"), services.GetRequiredService<IHttpClientFactory>(), NullLogger<LeaderForwardingMiddleware>.Instance);
         await middleware.InvokeAsync(http, GatewayWithLeader(leader));
         return http;
     }
 
-    /// <summary>A port on 127.0.0.1 nothing listens on (bound, then released).</summary>
-    private static int ClosedLoopbackPort()
+    /// <summary>
+    /// A port on 127.0.0.1 that refuses connections: bound (so no other test can take it, and no
+    /// socket can connect to itself through it) but not listening, until the test ends.
+    /// </summary>
+    private int ClosedLoopbackPort()
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _heldPorts.Add(socket);
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 

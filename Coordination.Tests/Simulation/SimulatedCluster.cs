@@ -75,8 +75,8 @@ public sealed class SimulatedCluster
     /// <summary>Delivery delay left once faults heal.</summary>
     private const int HealedDelayTicksMax = 1;
 
-    /// <summary>However long the backlog, the liveness bound stays within this many times <c>LivenessTicksMax</c>.</summary>
-    private const int LivenessBacklogBoundFactor = 10;
+    /// <summary>However long the backlog, the liveness check ends within this many ticks after healing.</summary>
+    private const int LivenessTicksCeiling = 30_000;
 
     private readonly SimulationOptions _options;
     private readonly SplitMixRandom _random;
@@ -801,21 +801,25 @@ public sealed class SimulatedCluster
     }
 
     /// <summary>
-    /// Liveness: with faults healed, a leader emerges and commits a new proposal within a bound: the
-    /// configured ticks, plus the time to replicate the backlog a leader may have to bring a lagging
-    /// majority through first (in the worst draws, one entry per round trip: appends of 40 bytes, few
-    /// in flight), at most ten times the configured ticks.
+    /// Liveness: with faults healed, a leader emerges and commits a new proposal. It may first have to
+    /// bring a lagging majority through a long backlog (in the worst draws one entry per round trip:
+    /// appends of 40 bytes, one in flight), so the bound is on progress: the check fails once
+    /// <c>LivenessTicksMax</c> ticks pass in which no commit index rose and the most lagging voter's
+    /// log did not grow, or after <see cref="LivenessTicksCeiling"/> ticks in all.
     /// </summary>
     private void CheckLiveness()
     {
         var start = Now;
-        var voters = _nodes.Values.Where(n => n.Raft is { } raft && raft.Membership.IsVoter(n.Id)).ToArray();
-        var backlog = voters.Length == 0 ? 0 : voters.Max(n => n.Raft!.LastIndex) - voters.Min(n => n.Raft!.CommitIndex);
-        var roundTrip = (2 * (HealedDelayTicksMax + 1)) + 2;
-        var bound = Math.Min(_options.LivenessTicksMax + ((long)backlog * roundTrip / _options.InflightAppendsMax), LivenessBacklogBoundFactor * _options.LivenessTicksMax);
+        var lastProgress = Now;
+
+        // Catching up counts as progress only up to the longest log at healing: the check's own
+        // proposals would otherwise look like progress forever.
+        var voters = LiveVoters().ToArray();
+        var backlogEnd = voters.Length == 0 ? 0 : voters.Max(r => r.LastIndex);
+        var best = Progress(backlogEnd);
         ulong? marker = null;
         ulong markerLeader = 0;
-        while (Now - start < bound)
+        while (Now - lastProgress < _options.LivenessTicksMax && Now - start < LivenessTicksCeiling)
         {
             Step(faults: false);
             if (_livenessMarkerApplied)
@@ -824,6 +828,13 @@ public sealed class SimulatedCluster
                 // also leaves them when its client gives up waiting, committed or not.)
                 LivenessTicks = Now - start;
                 return;
+            }
+
+            var now = Progress(backlogEnd);
+            if (now.Committed > best.Committed || now.Lagging > best.Lagging)
+            {
+                best = (Math.Max(now.Committed, best.Committed), Math.Max(now.Lagging, best.Lagging));
+                lastProgress = Now;
             }
 
             if (Leader() is not { Raft: { } raft } leader)
@@ -850,8 +861,18 @@ public sealed class SimulatedCluster
             }
         }
 
-        _checker.Fail($"liveness: no leader committed a proposal within {bound} ticks after healing (a backlog of {backlog} entries) ({DescribeNodes()})");
+        _checker.Fail($"liveness: no leader committed a proposal after healing: {Now - lastProgress} ticks without progress, {Now - start} in all ({DescribeNodes()})");
     }
+
+    /// <summary>The highest commit index among live voters, and the shortest of their logs (counted up to <paramref name="backlogEnd"/>).</summary>
+    private (ulong Committed, ulong Lagging) Progress(ulong backlogEnd)
+    {
+        var voters = LiveVoters().ToArray();
+        return voters.Length == 0 ? (0, 0) : (voters.Max(r => r.CommitIndex), Math.Min(voters.Min(r => r.LastIndex), backlogEnd));
+    }
+
+    private IEnumerable<RaftNode> LiveVoters() =>
+        _nodes.Values.Where(n => n.Raft is { } raft && raft.Membership.IsVoter(n.Id)).Select(n => n.Raft!);
 
     /// <summary>After a commit, the leader commits its whole log and every member catches up, within a bound that allows for a long lag.</summary>
     private void CheckConvergence()

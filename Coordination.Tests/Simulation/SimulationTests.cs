@@ -101,7 +101,7 @@ public class SimulationControlTests
     /// refused to start (a flipped bit), the leader's other follower lagged a few hundred entries
     /// behind on one-entry appends, and the liveness check took a marker its client had given up on
     /// for a commit, so the run ended before the majority caught up and "durability" failed. The
-    /// check now waits for the marker to be applied, as long as the backlog needs.
+    /// check now waits for the marker to be applied, for as long as the cluster makes progress.
     /// </summary>
     [Theory]
     [InlineData(2025243426717802451UL)]
