@@ -10,7 +10,6 @@ internal static class SnapshotCommands
     /// <summary>The file a silo with an empty log bootstraps from (Coordination.Silo's <c>StateSnapshots.StagedRestoreFileName</c>).</summary>
     public const string StagedRestoreFileName = "restore-state.bin";
 
-
     public static Command Build(CliRuntime cli)
     {
         var file = new Argument<FileInfo>("file") { Description = "Where to write the state" };
@@ -73,7 +72,7 @@ internal static class SnapshotCommands
         {
             // The silo's whole-state snapshot: grains and idempotency keys in a checksummed envelope.
             var (applied, body) = SavedStateFormat.Open(bytes);
-            using var reader = new BinaryReader(new MemoryStream(body.ToArray()));
+            using var reader = new BinaryReader(SavedStateFormat.BodyStream(bytes, body));
             var length = reader.ReadInt32();
             if (applied == 0 || length < 0 || length > body.Length - sizeof(int))
             {

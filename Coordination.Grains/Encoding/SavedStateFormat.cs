@@ -28,14 +28,8 @@ public static class SavedStateFormat
         new(bytes, HeaderBytes, body.Length, writable: false);
 
     /// <summary>The Raft snapshot layout ("CSA1") of <paramref name="body"/> at <paramref name="appliedIndex"/>.</summary>
-    public static byte[] WithoutChecksum(ulong appliedIndex, ReadOnlySpan<byte> body)
-    {
-        var bytes = new byte[HeaderBytes + body.Length];
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes, MagicWithoutChecksum);
-        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(sizeof(uint)), appliedIndex);
-        body.CopyTo(bytes.AsSpan(HeaderBytes));
-        return bytes;
-    }
+    public static byte[] WithoutChecksum(ulong appliedIndex, ReadOnlySpan<byte> body) =>
+        Layout(MagicWithoutChecksum, appliedIndex, body, trailerBytes: 0);
 
     /// <summary>The sealed saved state of a state in either layout (checked first).</summary>
     public static byte[] Seal(ReadOnlyMemory<byte> state)
@@ -47,12 +41,19 @@ public static class SavedStateFormat
     /// <summary>The sealed saved state ("CSA2") of <paramref name="body"/> at <paramref name="appliedIndex"/>.</summary>
     public static byte[] Seal(ulong appliedIndex, ReadOnlySpan<byte> body)
     {
-        var bytes = new byte[HeaderBytes + body.Length + TrailerBytes];
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes, Magic);
-        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(sizeof(uint)), appliedIndex);
-        body.CopyTo(bytes.AsSpan(HeaderBytes));
+        var bytes = Layout(Magic, appliedIndex, body, TrailerBytes);
         var sealedBytes = bytes.Length - TrailerBytes;
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(sealedBytes), Crc32C.Compute(bytes.AsSpan(0, sealedBytes)));
+        return bytes;
+    }
+
+    /// <summary>Magic, applied index and body, with room for a trailer.</summary>
+    private static byte[] Layout(uint magic, ulong appliedIndex, ReadOnlySpan<byte> body, int trailerBytes)
+    {
+        var bytes = new byte[HeaderBytes + body.Length + trailerBytes];
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, magic);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(sizeof(uint)), appliedIndex);
+        body.CopyTo(bytes.AsSpan(HeaderBytes));
         return bytes;
     }
 
