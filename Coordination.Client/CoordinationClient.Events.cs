@@ -109,18 +109,23 @@ public sealed partial class CoordinationClient
     /// <summary>
     /// The events of a (not compacted) page that come after <paramref name="cursor"/>, and the cursor moved
     /// to where the next poll resumes. Events at or before the cursor are dropped: a retried poll whose
-    /// first answer was lost must not yield an event twice.
+    /// first answer was lost must not yield an event twice. Several events may share a revision (one entry
+    /// that releases and grants a lock); a page never splits a revision, so all of them are kept.
     /// </summary>
     internal static List<CoordinationEvent> NewEvents(EventPage page, ref long cursor)
     {
         var fresh = new List<CoordinationEvent>(page.Events.Count);
+        var after = cursor;
         var last = cursor;
+        // OrderBy is stable: events of one revision keep the order the silo applied them in.
         foreach (var e in page.Events.OrderBy(e => e.Revision))
         {
-            if (e.Revision > last)
+            // Compare with where the page started, not with the previous event, so that a second
+            // event of the same revision is not taken for a replay.
+            if (e.Revision > after)
             {
                 fresh.Add(e);
-                last = e.Revision;
+                last = Math.Max(last, e.Revision);
             }
         }
 

@@ -49,6 +49,34 @@ public sealed class WatchTests
     }
 
     [Fact]
+    public async Task An_event_watch_yields_every_event_of_a_revision_and_resumes_after_it()
+    {
+        // One entry releases the lock and grants it to the next waiter: two events, one revision.
+        var handler = new FakeHandler()
+            .Json("GET", "/v1/events?after=40&kind=lock&name=db&waitMs=30000", """{"compacted": false, "resumeAfter": 41, "events": [{"revision": 41, "type": "lock-released", "kind": "lock", "name": "db", "sessionId": 7}, {"revision": 41, "type": "lock-granted", "kind": "lock", "name": "db", "sessionId": 8, "token": 41}]}""")
+            .Json("GET", "/v1/events?after=41&kind=lock&name=db&waitMs=30000", """{"compacted": false, "resumeAfter": 42, "events": [{"revision": 42, "type": "lock-released", "kind": "lock", "name": "db", "sessionId": 8}]}""");
+        using var client = ClientFixture.Create(handler);
+
+        var events = await TakeAsync(client.WatchEventsAsync(40, "lock", "db"), 3);
+
+        Assert.Equal([(41L, "lock-released", 7L), (41, "lock-granted", 8), (42, "lock-released", 8)], events.Select(e => (e.Revision, e.Type, e.SessionId ?? 0)));
+        Assert.Equal(2, handler.Requests.Count);
+    }
+
+    [Fact]
+    public async Task A_membership_watch_yields_every_member_that_expired_in_one_revision()
+    {
+        var handler = new FakeHandler()
+            .Json("GET", "/v1/groups/workers/members", """{"group": "workers", "members": []}""", HttpStatusCode.OK, 1, ("X-Coordination-Revision", "30"))
+            .Json("GET", Events("membership", "workers", 30), """{"compacted": false, "resumeAfter": 31, "events": [{"revision": 31, "type": "member-expired", "kind": "membership", "name": "workers", "sessionId": 7, "subject": "w1"}, {"revision": 31, "type": "member-expired", "kind": "membership", "name": "workers", "sessionId": 7, "subject": "w2"}]}""");
+        using var client = ClientFixture.Create(handler);
+
+        var changes = await TakeAsync(client.WatchMembersAsync("workers"), 3);
+
+        Assert.Equal([(31L, "w1"), (31, "w2")], changes.Skip(1).Select(c => (c.Revision, c.MemberId!)));
+    }
+
+    [Fact]
     public async Task A_config_watch_keeps_polling_from_the_same_revision_when_every_retry_fails()
     {
         var handler = new FakeHandler()
