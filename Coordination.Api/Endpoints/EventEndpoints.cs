@@ -134,10 +134,17 @@ internal static class EventEndpoints
                     await http.Response.WriteAsync($"event: compacted\ndata: {{\"resumeAfter\":{page.ResumeAfter}}}\n\n", aborted);
                 }
 
-                foreach (var e in page.Events)
+                var events = page.Events;
+                for (var i = 0; i < events.Count; i++)
                 {
+                    var e = events[i];
                     var data = JsonSerializer.Serialize(WireNames.Of(e), json.Value.SerializerOptions);
-                    await http.Response.WriteAsync($"id: {e.Revision}\nevent: change\ndata: {data}\n\n", aborted);
+                    // Several events can share a revision, consecutive in a page that never splits one.
+                    // Only the last of them carries the id: a client that reconnects with Last-Event-ID
+                    // resumes after the revision, so it must have had all of the revision's events.
+                    var lastOfRevision = i == events.Count - 1 || events[i + 1].Revision != e.Revision;
+                    var id = lastOfRevision ? $"id: {e.Revision}\n" : "";
+                    await http.Response.WriteAsync($"{id}event: change\ndata: {data}\n\n", aborted);
                 }
 
                 await http.Response.Body.FlushAsync(aborted);

@@ -86,6 +86,29 @@ public sealed class GroupAndWatchApiTests(SiloFactory silo) : IClassFixture<Silo
     }
 
     [Fact]
+    public async Task A_server_sent_event_stream_gives_a_revision_one_id_after_its_last_event()
+    {
+        var client = await silo.ReadyClientAsync();
+        // A transaction is one entry: both puts are events of one revision.
+        var applied = await (await client.Post("/v1/transactions", new
+        {
+            operations = new object[] { new { type = "put", name = "api-sse-tx-a", value = 1 }, new { type = "put", name = "api-sse-tx-b", value = 2 } },
+        })).Json(HttpStatusCode.OK);
+        var revision = applied.GetProperty("revision").GetUInt64();
+        using var response = await client.GetAsync($"/v1/events/stream?after={revision - 1}&kind=config", HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var lines = new List<string>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (lines.Count(l => l.StartsWith("data:", StringComparison.Ordinal)) < 2)
+        {
+            lines.Add(await reader.ReadLineAsync(timeout.Token) ?? throw new EndOfStreamException());
+        }
+
+        var fields = lines.Where(l => l.Length > 0).Select(l => l.StartsWith("data:", StringComparison.Ordinal) ? "data: " + l[(l.IndexOf("api-sse-tx-", StringComparison.Ordinal) + "api-sse-tx-".Length)] : l);
+        Assert.Equal(["event: change", "data: a", $"id: {revision}", "event: change", "data: b"], fields);
+    }
+
+    [Fact]
     public async Task Health_readiness_cluster_metrics_and_openapi_are_served()
     {
         var client = await silo.ReadyClientAsync();
