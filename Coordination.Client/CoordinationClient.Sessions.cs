@@ -16,20 +16,22 @@ public sealed partial class CoordinationClient
     {
         var lifetime = ttl ?? Options.DefaultSessionTtl;
         // The local deadline counts from before the request: the silo's TTL starts no earlier than that.
-        var sentAt = Options.TimeProvider.GetUtcNow();
+        var sentAt = Options.TimeProvider.GetTimestamp();
         var created = await WriteAsync(
             HttpMethod.Post, "v1/sessions", new CreateSessionRequest((long)lifetime.TotalMilliseconds),
             CoordinationJsonContext.Default.CreateSessionRequest, CoordinationJsonContext.Default.SessionCreated, cancellationToken).ConfigureAwait(false);
-        return new CoordinationSession(this, created.SessionId, TimeSpan.FromMilliseconds(created.TtlMs), sentAt, keepAlive);
+        // Creation always writes, at the silo's clock deadline - TTL: the session measures later deadlines from it.
+        return new CoordinationSession(this, created.SessionId, TimeSpan.FromMilliseconds(created.TtlMs), sentAt, created.DeadlineMs - created.TtlMs, keepAlive);
     }
 
     /// <summary>
     /// A handle on an existing session (the CLI's <c>--session</c>), without creating one. With
     /// <paramref name="keepAlive"/> the handle keeps it alive like its creator would; the deadline
-    /// counts from now, so a lost signal may come later than the silo's expiry.
+    /// counts from now, and with no creation answer to measure the silo's deadlines from, each keep-alive
+    /// moves it to a TTL after it was sent, so a lost signal may come later than the silo's expiry.
     /// </summary>
     public CoordinationSession AttachSession(long sessionId, TimeSpan ttl, bool keepAlive) =>
-        new(this, sessionId, ttl, Options.TimeProvider.GetUtcNow(), keepAlive);
+        new(this, sessionId, ttl, Options.TimeProvider.GetTimestamp(), createdServerMs: null, keepAlive);
 
     /// <summary>One session with what it holds (<c>GET /v1/sessions/{id}</c>).</summary>
     public Task<SessionInfo> GetSessionAsync(long sessionId, CancellationToken cancellationToken = default) =>

@@ -22,8 +22,11 @@ public sealed class SessionLostEventArgs(string reason, Exception? error) : Even
 /// from then on nothing acquired through it may be trusted.
 /// </summary>
 /// <remarks>
-/// The local deadline counts from when the last successful keep-alive was <em>sent</em>, so the client
-/// gives up no later than the silo expires the session. Operations are thread-safe. <see cref="Lost"/>
+/// The local deadline is the earlier of a TTL after the last successful keep-alive was <em>sent</em> and
+/// the deadline the silo answered (a silo may answer a keep-alive without renewing, with the deadline it
+/// already had), so the client gives up no later than the silo expires the session. It is kept on the
+/// monotonic clock (<see cref="TimeProvider.GetTimestamp"/>): a wall-clock step cannot stretch it.
+/// Operations are thread-safe. <see cref="Lost"/>
 /// handlers and <see cref="SessionLost"/> callbacks run on the thread that found the loss (usually the
 /// keep-alive loop) and must not block.
 /// </remarks>
@@ -38,17 +41,23 @@ public sealed class CoordinationSession : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _keepAlive;
     private readonly Lock _lock = new();
-    private DateTimeOffset _deadline;
+    private readonly long _origin;
+    private readonly long? _originServerMs;
+    private TimeSpan _deadline;
     private SessionLostEventArgs? _lostBecause;
     private int _disposed;
 
-    internal CoordinationSession(CoordinationClient client, long id, TimeSpan ttl, DateTimeOffset sentAt, bool keepAlive)
+    /// <param name="sentAt">A <see cref="TimeProvider.GetTimestamp"/> taken before the request that made (or first renews) the session.</param>
+    /// <param name="createdServerMs">The silo's clock when it created the session (its answer's deadline minus the TTL); null when unknown (an attached session).</param>
+    internal CoordinationSession(CoordinationClient client, long id, TimeSpan ttl, long sentAt, long? createdServerMs, bool keepAlive)
     {
         _client = client;
         _time = client.Options.TimeProvider;
         Id = id;
         Ttl = ttl;
-        _deadline = sentAt + ttl;
+        _origin = sentAt;
+        _originServerMs = createdServerMs;
+        _deadline = ttl;
         _keepAlive = keepAlive ? Task.Run(() => KeepAliveLoopAsync(_stop.Token)) : Task.CompletedTask;
     }
 
@@ -77,26 +86,21 @@ public sealed class CoordinationSession : IAsyncDisposable
         }
     }
 
-    /// <summary>Until when the session surely lives, by the client's clock (see the remarks).</summary>
-    public DateTimeOffset LocalDeadline
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _deadline;
-            }
-        }
-    }
+    /// <summary>
+    /// Until when the session surely lives, on the client's wall clock as it reads now (the deadline itself
+    /// is kept on the monotonic clock; see the remarks).
+    /// </summary>
+    public DateTimeOffset LocalDeadline => _time.GetUtcNow() + TimeLeft();
 
     /// <summary>Renews the session once now (the loop does this on its own); moves <see cref="LocalDeadline"/>.</summary>
     /// <exception cref="CoordinationException"><c>session-expired</c> / <c>session-not-found</c> when it is gone (and it is then marked lost).</exception>
     public async Task KeepAliveAsync(CancellationToken cancellationToken = default)
     {
-        var sentAt = _time.GetUtcNow();
+        var sentAt = _time.GetElapsedTime(_origin);
+        long deadlineMs;
         try
         {
-            await _client.KeepAliveAsync(Id, cancellationToken).ConfigureAwait(false);
+            deadlineMs = await _client.KeepAliveAsync(Id, cancellationToken).ConfigureAwait(false);
         }
         catch (CoordinationException e) when (e.IsSessionGone)
         {
@@ -104,11 +108,24 @@ public sealed class CoordinationSession : IAsyncDisposable
             throw;
         }
 
+        var renewed = sentAt + Ttl;
+        if (_originServerMs is { } createdMs)
+        {
+            // The silo answers a keep-alive without renewing while its deadline is more than TTL/2 away, and
+            // then that deadline, not sentAt + TTL, is the session's. It is on the silo's clock; rather than
+            // trust the two wall clocks to agree, measure it from creation: the silo stamped the session at
+            // createdMs no earlier than _origin, so the silo's deadline falls no earlier than
+            // _origin + (deadlineMs - createdMs) on the client's monotonic clock. Only a skew between the
+            // two clocks' rates (or leaders' clocks) can make that late, and sentAt + TTL still caps it.
+            var answered = TimeSpan.FromMilliseconds(deadlineMs - createdMs);
+            renewed = answered < renewed ? answered : renewed;
+        }
+
         lock (_lock)
         {
-            if (sentAt + Ttl > _deadline)
+            if (renewed > _deadline)
             {
-                _deadline = sentAt + Ttl;
+                _deadline = renewed;
             }
         }
     }
@@ -222,7 +239,7 @@ public sealed class CoordinationSession : IAsyncDisposable
                 return;
             }
 
-            var left = LocalDeadline - _time.GetUtcNow();
+            var left = TimeLeft();
             if (left <= TimeSpan.Zero)
             {
                 MarkLost("unreachable", null);
@@ -255,7 +272,7 @@ public sealed class CoordinationSession : IAsyncDisposable
 
             // Unreachable for now: retry at half the time left, so the last try still has time to land,
             // and give up once that would be shorter than KeepAliveRetryDelayMin.
-            left = LocalDeadline - _time.GetUtcNow();
+            left = TimeLeft();
             if (left / 2 < KeepAliveRetryDelayMin)
             {
                 MarkLost("unreachable", failure);
@@ -263,6 +280,16 @@ public sealed class CoordinationSession : IAsyncDisposable
             }
 
             delay = left / 2 < interval ? left / 2 : interval;
+        }
+    }
+
+    /// <summary>How long the session surely lives from now, on the monotonic clock (negative once past).</summary>
+    private TimeSpan TimeLeft()
+    {
+        var elapsed = _time.GetElapsedTime(_origin);
+        lock (_lock)
+        {
+            return _deadline - elapsed;
         }
     }
 

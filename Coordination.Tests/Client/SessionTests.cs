@@ -31,8 +31,11 @@ public sealed class SessionTests
     public async Task A_session_is_created_with_its_ttl_and_kept_alive_every_third_of_it()
     {
         var (handler, time, client) = Create();
+        // As a silo answers (created with deadline ...000 and a 3 s TTL): the first and third keep-alives
+        // renew, the second comes while the deadline is more than TTL/2 away and is answered without one.
         handler
-            .Json("POST", "/v1/sessions/7/keepalive", """{"sessionId": 7, "deadlineMs": 1763700001000}""", times: 3)
+            .Json("POST", "/v1/sessions/7/keepalive", """{"sessionId": 7, "deadlineMs": 1763700001000}""", times: 2)
+            .Json("POST", "/v1/sessions/7/keepalive", """{"sessionId": 7, "deadlineMs": 1763700003000}""")
             .Json("DELETE", "/v1/sessions/7", """{"sessionId": 7}""");
         using var _ = client;
         await using var session = await client.CreateSessionAsync(Ttl);
@@ -100,6 +103,39 @@ public sealed class SessionTests
         Assert.IsType<CoordinationException>(because.Error);
         Assert.True(time.GetUtcNow() < deadline);
         Assert.Equal(2 * schedule.Length, handler.Requests.Count(r => r.PathAndQuery == "/v1/sessions/7/keepalive"));
+    }
+
+    [Fact]
+    public async Task A_keep_alive_answered_without_renewal_leaves_the_local_deadline_at_the_silos()
+    {
+        var (handler, time, client) = Create(o => o.RetryAttemptsMax = 1);
+        // Created with deadline ...000 (3 s TTL); at 1 s the silo's deadline is still 2 s away, more than
+        // TTL/2, so it answers with that deadline without renewing. Then the cluster is unreachable.
+        handler
+            .Json("POST", "/v1/sessions/7/keepalive", """{"sessionId": 7, "deadlineMs": 1763700000000}""")
+            .Refuse("POST", "/v1/sessions/7/keepalive", times: 100).Refuse("GET", "/v1/cluster", times: 100)
+            .Json("DELETE", "/v1/sessions/7", """{"sessionId": 7}""");
+        using var _ = client;
+        await using var session = await client.CreateSessionAsync(Ttl);
+        var silosDeadline = time.GetUtcNow() + Ttl;
+        var lost = LostAsync(session);
+
+        await time.WaitForTimerAsync(Third);
+        time.Advance(Third);
+        await time.WaitForTimerAsync(Third);
+        Assert.Equal(silosDeadline, session.LocalDeadline);
+
+        // Retries at half the time left to the silo's deadline, not to sentAt + TTL (a second later).
+        TimeSpan[] schedule = [Third, TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(125)];
+        foreach (var step in schedule)
+        {
+            Assert.False(lost.IsCompleted);
+            await time.WaitForTimerAsync(step);
+            time.Advance(step);
+        }
+
+        Assert.Equal("unreachable", (await lost).Reason);
+        Assert.True(time.GetUtcNow() < silosDeadline);
     }
 
     [Fact]
