@@ -34,7 +34,11 @@ public static class CoordinationApi
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddOpenApi();
         services.AddHttpClient(LeaderForwardingMiddleware.ClientName, c => c.Timeout = TimeSpan.FromSeconds(65))
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { EnableMultipleHttp2Connections = true, ConnectTimeout = LeaderForwardingMiddleware.ConnectTimeout });
+            .ConfigurePrimaryHttpMessageHandler(sp => new SocketsHttpHandler
+            {
+                EnableMultipleHttp2Connections = true,
+                ConnectCallback = LeaderForwardingMiddleware.Connector(LeaderForwardingMiddleware.ConnectTimeout, sp.GetService<TimeProvider>() ?? TimeProvider.System),
+            });
         return services;
     }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -14,6 +15,9 @@ namespace Coordination.Api;
 /// follower's multiplexed clients share its few connections to the leader instead of opening one
 /// per request in flight. Both the forwarded request and the relayed answer carry <c>Via</c>
 /// (RFC 9110 §7.6.3): the protocol the client used, and the one the leader answered over.
+/// A forward that fails before anything was sent (no connection) answers 503 no-leader, which clients
+/// retry; one that fails once the request may have gone out answers 504 timeout (outcome unknown),
+/// like a commit that was not confirmed, so a write without an idempotency key is not sent twice blindly.
 /// </summary>
 public sealed class LeaderForwardingMiddleware(RequestDelegate next, IHttpClientFactory clients, ILogger<LeaderForwardingMiddleware> logger)
 {
@@ -22,6 +26,32 @@ public sealed class LeaderForwardingMiddleware(RequestDelegate next, IHttpClient
 
     /// <summary>A connect to the leader that takes longer (packets dropped, not refused) ends in 503 no-leader.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The forwarding client's <see cref="SocketsHttpHandler.ConnectCallback"/>: <paramref name="connect"/> (a TCP
+    /// connect, like the handler's own, by default) that fails with <see cref="TimeoutException"/> after
+    /// <paramref name="timeout"/>. The handler reports a failed callback as <see cref="HttpRequestError.ConnectionError"/>,
+    /// so a connect that hangs reads as "nothing sent"; its own ConnectTimeout would surface as a cancellation,
+    /// which looks the same as a request that timed out after it went out.
+    /// </summary>
+    public static Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> Connector(
+        TimeSpan timeout, TimeProvider time, Func<DnsEndPoint, CancellationToken, ValueTask<Stream>>? connect = null)
+    {
+        connect ??= ConnectTcpAsync;
+        return async (context, cancellation) =>
+        {
+            using var timer = new CancellationTokenSource(timeout, time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellation, timer.Token);
+            try
+            {
+                return await connect(context.DnsEndPoint, linked.Token);
+            }
+            catch (OperationCanceledException) when (timer.IsCancellationRequested && !cancellation.IsCancellationRequested)
+            {
+                throw new TimeoutException($"No connection to {context.DnsEndPoint.Host}:{context.DnsEndPoint.Port} within {timeout.TotalSeconds} s.");
+            }
+        };
+    }
 
     private static readonly string[] RelayedResponseHeaders = ["Location", "Retry-After"];
 
@@ -56,7 +86,7 @@ public sealed class LeaderForwardingMiddleware(RequestDelegate next, IHttpClient
             {
                 response = await client.SendAsync(forward, HttpCompletionOption.ResponseHeadersRead, http.RequestAborted);
             }
-            catch (HttpRequestException e) when (fallback is not null && e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
+            catch (HttpRequestException e) when (fallback is not null && NothingSent(e))
             {
                 // No connection, so nothing was sent: the leader may not listen on its HTTP/2 port yet
                 // (a rolling upgrade that adds it). Its client URL always serves.
@@ -64,12 +94,20 @@ public sealed class LeaderForwardingMiddleware(RequestDelegate next, IHttpClient
                 response = await client.SendAsync(fallback, HttpCompletionOption.ResponseHeadersRead, http.RequestAborted);
             }
         }
-        catch (Exception e) when (e is HttpRequestException || (e is OperationCanceledException && !http.RequestAborted.IsCancellationRequested))
+        catch (HttpRequestException e) when (NothingSent(e))
         {
-            // Unreachable or too slow (a connect that hangs, the forwarding timeout): as good as no leader.
+            // Unreachable (refused, no route, a connect that hangs): as good as no leader, and safe to retry.
             logger.LogWarning("Forwarding to the leader at {Leader} failed: {Reason}", target, e.Message);
             http.Response.Headers.RetryAfter = "1";
             await Problems.Create(503, "no-leader", $"The leader at {target} could not be reached.").ExecuteAsync(http);
+            return;
+        }
+        catch (Exception e) when (e is HttpRequestException || (e is OperationCanceledException && !http.RequestAborted.IsCancellationRequested))
+        {
+            // Connected, then reset or timed out: the leader may have applied the write, so "no leader,
+            // retry" would invite a second copy of a write without an idempotency key.
+            logger.LogWarning("Forwarding to the leader at {Leader} failed after connecting: {Reason}", target, e.Message);
+            await Problems.Create(504, "timeout", $"The leader at {target} did not answer; the write may have been applied (retry with the same Idempotency-Key).").ExecuteAsync(http);
             return;
         }
 
@@ -86,6 +124,25 @@ public sealed class LeaderForwardingMiddleware(RequestDelegate next, IHttpClient
             }
 
             await response.Content.CopyToAsync(http.Response.Body, http.RequestAborted);
+        }
+    }
+
+    /// <summary>No connection was made (name resolution, refused, a connect that timed out, a failed TLS handshake), so the leader saw nothing.</summary>
+    private static bool NothingSent(HttpRequestException e) =>
+        e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError;
+
+    private static async ValueTask<Stream> ConnectTcpAsync(DnsEndPoint endPoint, CancellationToken cancellation)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(endPoint, cancellation);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
         }
     }
 

@@ -99,7 +99,85 @@ public sealed class LeaderForwardingTests : IAsyncLifetime
         var http = await ForwardAsync("HTTP/2", new LeaderAddress(_leaderUrl, new Uri($"http://127.0.0.1:{((IPEndPoint)http2Port.LocalEndpoint).Port}")));
         await breaker.WaitAsync(TimeSpan.FromSeconds(30));
 
-        Assert.Equal(503, http.Response.StatusCode);
+        // Not no-leader (retry): the outcome is unknown.
+        Assert.Equal((504, "timeout"), (http.Response.StatusCode, ProblemCode(http)));
+        Assert.Empty(_seen);
+    }
+
+    [Fact]
+    public async Task A_write_whose_connection_resets_after_the_leader_read_it_is_outcome_unknown_not_no_leader()
+    {
+        // The "leader" reads the whole request, then resets the connection without answering.
+        using var leaderPort = new TcpListener(IPAddress.Loopback, 0);
+        leaderPort.Start();
+        var breaker = Task.Run(async () =>
+        {
+            using var connection = await leaderPort.AcceptSocketAsync();
+            var received = new List<byte>();
+            var buffer = new byte[4096];
+            for (var reads = 0; reads < 100 && !System.Text.Encoding.UTF8.GetString([.. received]).Contains("""{"value":1}""", StringComparison.Ordinal); reads++)
+            {
+                var count = await connection.ReceiveAsync(buffer);
+                if (count == 0)
+                {
+                    break;
+                }
+
+                received.AddRange(buffer.AsSpan(0, count));
+            }
+
+            connection.LingerState = new LingerOption(true, 0);
+            return System.Text.Encoding.UTF8.GetString([.. received]);
+        });
+
+        var http = await ForwardAsync("HTTP/1.1", new LeaderAddress(new Uri($"http://127.0.0.1:{((IPEndPoint)leaderPort.LocalEndpoint).Port}"), null));
+
+        Assert.EndsWith("""{"value":1}""", await breaker.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal((504, "timeout"), (http.Response.StatusCode, ProblemCode(http)));
+        Assert.Equal("", http.Response.Headers.RetryAfter.ToString());
+    }
+
+    [Fact]
+    public async Task A_forward_that_times_out_after_it_was_sent_is_outcome_unknown()
+    {
+        // HttpClient reports its own timeout as a cancellation nobody asked for, whatever the handler threw.
+        var sent = 0;
+        var handler = new StubHandler((_, _) =>
+        {
+            Interlocked.Increment(ref sent);
+            throw new TaskCanceledException("scripted: no answer in time", new TimeoutException());
+        });
+
+        var http = await ForwardAsync("HTTP/1.1", new LeaderAddress(_leaderUrl, null), new OneClientFactory(handler));
+
+        Assert.Equal(1, sent);
+        Assert.Equal((504, "timeout"), (http.Response.StatusCode, ProblemCode(http)));
+    }
+
+    [Fact]
+    public async Task A_connect_that_hangs_past_the_connect_timeout_is_no_leader()
+    {
+        var time = new Coordination.Tests.Client.ManualTimeProvider();
+        var connecting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var handler = new SocketsHttpHandler
+        {
+            // The connect the silo uses, over a network that drops every packet.
+            ConnectCallback = LeaderForwardingMiddleware.Connector(LeaderForwardingMiddleware.ConnectTimeout, time, async (_, cancellation) =>
+            {
+                connecting.TrySetResult();
+                await Task.Delay(Timeout.Infinite, cancellation);
+                throw new InvalidOperationException("unreachable");
+            }),
+        };
+
+        var forwarding = ForwardAsync("HTTP/1.1", new LeaderAddress(_leaderUrl, null), new OneClientFactory(handler));
+        await connecting.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await time.WaitForTimerAsync(LeaderForwardingMiddleware.ConnectTimeout);
+        time.Advance(LeaderForwardingMiddleware.ConnectTimeout);
+        var http = await forwarding.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal((503, "no-leader"), (http.Response.StatusCode, ProblemCode(http)));
+        Assert.Equal("1", http.Response.Headers.RetryAfter.ToString());
         Assert.Empty(_seen);
     }
 
@@ -108,12 +186,13 @@ public sealed class LeaderForwardingTests : IAsyncLifetime
     {
         var http = await ForwardAsync("HTTP/2", new LeaderAddress(new Uri($"http://127.0.0.1:{ClosedLoopbackPort()}"), new Uri($"http://127.0.0.1:{ClosedLoopbackPort()}")));
 
-        Assert.Equal(503, http.Response.StatusCode);
+        Assert.Equal((503, "no-leader"), (http.Response.StatusCode, ProblemCode(http)));
         Assert.Equal("1", http.Response.Headers.RetryAfter.ToString());
         Assert.Empty(_seen);
     }
 
-    private static async Task<DefaultHttpContext> ForwardAsync(string protocol, LeaderAddress leader)
+    /// <summary>Forwards a PUT through the middleware with the silo's own forwarding client, or <paramref name="clients"/>.</summary>
+    private static async Task<DefaultHttpContext> ForwardAsync(string protocol, LeaderAddress leader, IHttpClientFactory? clients = null)
     {
         var http = new DefaultHttpContext();
         http.Request.Method = "PUT";
@@ -125,9 +204,15 @@ public sealed class LeaderForwardingTests : IAsyncLifetime
         http.RequestServices = new ServiceCollection().AddLogging().BuildServiceProvider();
         // The forwarding client as the silo configures it (handler, timeouts).
         using var services = new ServiceCollection().AddLogging().AddCoordinationApi().BuildServiceProvider();
-        var middleware = new LeaderForwardingMiddleware(_ => throw new InvalidOperationException("a write reached the follower's own handler"), services.GetRequiredService<IHttpClientFactory>(), NullLogger<LeaderForwardingMiddleware>.Instance);
+        var middleware = new LeaderForwardingMiddleware(_ => throw new InvalidOperationException("a write reached the follower's own handler"), clients ?? services.GetRequiredService<IHttpClientFactory>(), NullLogger<LeaderForwardingMiddleware>.Instance);
         await middleware.InvokeAsync(http, GatewayWithLeader(leader));
         return http;
+    }
+
+    private static string? ProblemCode(DefaultHttpContext http)
+    {
+        var body = ((MemoryStream)http.Response.Body).ToArray();
+        return body.Length == 0 ? null : System.Text.Json.JsonDocument.Parse(body).RootElement.GetProperty("code").GetString();
     }
 
     /// <summary>
@@ -147,6 +232,17 @@ public sealed class LeaderForwardingTests : IAsyncLifetime
         var gateway = DispatchProxy.Create<ICoordinationGateway, LeaderOnlyGateway>();
         ((LeaderOnlyGateway)(object)gateway).Leader = leader;
         return gateway;
+    }
+
+    /// <summary>Every client over one handler, with the silo's forwarding timeout.</summary>
+    private sealed class OneClientFactory(HttpMessageHandler handler) : IHttpClientFactory
+    {
+        public HttpClient CreateClient(string name) => new(handler, disposeHandler: false) { Timeout = TimeSpan.FromSeconds(65) };
+    }
+
+    private sealed class StubHandler(Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> send) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) => send(request, cancellationToken);
     }
 
     /// <summary>A gateway that knows only where the leader is; forwarding must not ask it anything else.</summary>
