@@ -804,8 +804,8 @@ public sealed class SimulatedCluster
     /// Liveness: with faults healed, a leader emerges and commits a new proposal. It may first have to
     /// bring a lagging majority through a long backlog (in the worst draws one entry per round trip:
     /// appends of 40 bytes, one in flight), so the bound is on progress: the check fails once
-    /// <c>LivenessTicksMax</c> ticks pass in which no commit index rose and the most lagging voter's
-    /// log did not grow, or after <see cref="LivenessTicksCeiling"/> ticks in all.
+    /// <c>LivenessTicksMax</c> ticks pass in which no commit index rose and no voter's log grew
+    /// towards the longest log at healing, or after <see cref="LivenessTicksCeiling"/> ticks in all.
     /// </summary>
     private void CheckLiveness()
     {
@@ -831,9 +831,9 @@ public sealed class SimulatedCluster
             }
 
             var now = Progress(backlogEnd);
-            if (now.Committed > best.Committed || now.Lagging > best.Lagging)
+            if (now.Committed > best.Committed || now.CaughtUp > best.CaughtUp)
             {
-                best = (Math.Max(now.Committed, best.Committed), Math.Max(now.Lagging, best.Lagging));
+                best = (Math.Max(now.Committed, best.Committed), Math.Max(now.CaughtUp, best.CaughtUp));
                 lastProgress = Now;
             }
 
@@ -864,11 +864,15 @@ public sealed class SimulatedCluster
         _checker.Fail($"liveness: no leader committed a proposal after healing: {Now - lastProgress} ticks without progress, {Now - start} in all ({DescribeNodes()})");
     }
 
-    /// <summary>The highest commit index among live voters, and the shortest of their logs (counted up to <paramref name="backlogEnd"/>).</summary>
-    private (ulong Committed, ulong Lagging) Progress(ulong backlogEnd)
+    /// <summary>
+    /// The highest commit index among live voters, and how much of the backlog their logs hold in all
+    /// (each counted up to <paramref name="backlogEnd"/>). A sum, not the shortest log: a node removed
+    /// from the cluster that never learned it still counts itself a voter, and its log never grows.
+    /// </summary>
+    private (ulong Committed, ulong CaughtUp) Progress(ulong backlogEnd)
     {
         var voters = LiveVoters().ToArray();
-        return voters.Length == 0 ? (0, 0) : (voters.Max(r => r.CommitIndex), Math.Min(voters.Min(r => r.LastIndex), backlogEnd));
+        return voters.Length == 0 ? (0, 0) : (voters.Max(r => r.CommitIndex), voters.Aggregate(0UL, (sum, r) => sum + Math.Min(r.LastIndex, backlogEnd)));
     }
 
     private IEnumerable<RaftNode> LiveVoters() =>

@@ -112,6 +112,22 @@ public class SimulationControlTests
         Assert.Equal(1, cluster.CorruptedNodes);
     }
 
+    /// <summary>
+    /// Found by a 40,000-seed soak (2026-11-22): after healing, a node that had been removed from the
+    /// cluster without learning it still counted itself a voter, and its log never grows; the
+    /// liveness check measured progress by the shortest voter log, saw none for 600 ticks while the
+    /// real members caught up one 40-byte append at a time, and failed a cluster that was fine. It now
+    /// counts the backlog every voter's log holds in all.
+    /// </summary>
+    [Fact]
+    public void A_removed_node_that_never_learned_it_does_not_hide_the_others_catching_up()
+    {
+        var cluster = SimulationRunner.RunSeed(3804756033946856835UL, 1_500);
+
+        // Longer than the progress bound: the old measure would have given up before the commit.
+        Assert.True(cluster.LivenessTicks > 600, $"liveness took {cluster.LivenessTicks} ticks");
+    }
+
     [Fact]
     public void Checker_catches_stale_reads_served_without_read_index()
     {
