@@ -19,7 +19,8 @@ public sealed partial class RaftNode
 
     private void Campaign(CampaignKind kind)
     {
-        if (!IsPromotable)
+        // A learner campaigns only when its own long timeout says so (TickElection), never for a transfer.
+        if (!IsPromotable && !(Membership.IsLearner(Id) && kind != CampaignKind.Transfer))
         {
             return;
         }

@@ -508,9 +508,10 @@ public sealed partial class RaftNode
             }
         }
 
-        if (!Membership.IsVoter(Id) && _membershipEntries.Count > 0 && _membershipEntries[^1].Index <= _log.Committed)
+        if (!Membership.IsVoter(Id) && (_membershipEntries.Count == 0 || _membershipEntries[^1].Index <= _log.Committed))
         {
-            // Dissertation §4.2.2: a leader removed from the cluster steps down once the change is committed.
+            // Dissertation §4.2.2: a leader removed from the cluster steps down once the change is
+            // committed; a learner elected as a last resort (ElectionTimeoutNow), once its first entry is.
             BecomeFollower(Term, 0);
         }
 

@@ -156,10 +156,33 @@ public sealed partial class RaftNode
         }
     }
 
+    /// <summary>
+    /// Election timeouts a learner waits, on top of its randomized one, before it campaigns as a last
+    /// resort (see <see cref="ElectionTimeoutNow"/>): voters campaign within two, so they win first
+    /// whenever they can.
+    /// </summary>
+    private const int LearnerCampaignExtraTimeouts = 3;
+
+    /// <summary>
+    /// Ticks without a leader after which this node campaigns. A voter (or a node removed by an
+    /// uncommitted change, see <see cref="IsPromotable"/>): its randomized timeout. A learner: much
+    /// later, as a last resort, because its log may be the one the voters need. Found by the
+    /// simulator (seed 1166087876406729299): voter 3's disk was lost for good; voter 1 held an
+    /// uncommitted "promote learner 4" from an old term, so it needed 4's vote, which 4 refused
+    /// (its log held a newer term); voter 2 was behind voter 1 and so refused by it; and 4 would not
+    /// campaign, being a learner in its own log. No leader could ever be elected. Elected, a learner
+    /// leads only until its first entry commits (voters' logs then match its own) and steps down.
+    /// Its votes come only from the voters of its membership, as any candidate's.
+    /// </summary>
+    private int ElectionTimeoutNow =>
+        IsPromotable ? _randomizedElectionTimeout
+        : Membership.IsLearner(Id) ? _randomizedElectionTimeout + LearnerCampaignExtraTimeouts * _options.ElectionTicks
+        : int.MaxValue;
+
     private void TickElection()
     {
         _electionElapsed++;
-        if (IsPromotable && _electionElapsed >= _randomizedElectionTimeout)
+        if (_electionElapsed >= ElectionTimeoutNow)
         {
             _electionElapsed = 0;
             Campaign(_options.PreVote ? CampaignKind.PreElection : CampaignKind.Election);

@@ -110,7 +110,7 @@ public class SnapshotAndMembershipTests
     }
 
     [Fact]
-    public void A_learner_receives_the_log_but_neither_counts_towards_commitment_nor_campaigns()
+    public void A_learner_receives_the_log_but_neither_counts_towards_commitment_nor_campaigns_while_voters_could()
     {
         var group = new RaftGroup(3, learners: 1);
         var leader = group.Elect(1);
@@ -127,11 +127,19 @@ public class SnapshotAndMembershipTests
         Assert.Equal(leader.Node.LastIndex, group[4].Node.LastIndex);
         Assert.Equal(committed, leader.Node.CommitIndex);
 
+        // Voters campaign within two election timeouts (10 ticks here); a learner waits four at least
+        // (a last resort, LearnerLastResortTests), and alone it never wins.
         group.Isolate(4);
         for (var tick = 0; tick < 100; tick++)
         {
             group[4].Node.Tick();
-            Assert.DoesNotContain(group[4].Drain(), m => m.Kind is MessageKind.PreVote or MessageKind.Vote);
+            var sent = group[4].Drain();
+            if (tick + 1 < 40)
+            {
+                Assert.DoesNotContain(sent, m => m.Kind is MessageKind.PreVote or MessageKind.Vote);
+            }
+
+            Assert.NotEqual(RaftRole.Leader, group[4].Node.Role);
         }
     }
 
@@ -205,6 +213,62 @@ public class RemovedButUncommittedTests
         Assert.All(new[] { group[1], group[2], group[4] }, n => Assert.Equal(new Membership([1, 2, 3], []), n.Node.Membership));
         Assert.False(group[4].Node.IsPromotable);
         Assert.Contains(new[] { group[1], group[2] }, n => n.Node.Role == RaftRole.Leader);
+    }
+}
+
+public class LearnerLastResortTests
+{
+    [Fact]
+    public void A_learner_whose_log_the_voters_need_campaigns_as_a_last_resort_and_hands_leadership_back()
+    {
+        // Found by the simulator (seed 1166087876406729299; docs/consensus.md). Node 1 appends
+        // "promote learner 4" and is cut off before anyone else stores it.
+        var group = new RaftGroup(3, learners: 1);
+        var first = group.Elect(1);
+        Assert.Equal(ProposalResult.Accepted, first.Node.Propose([1]));
+        group.Settle();
+        group.Isolate(1);
+        Assert.Equal(ProposalResult.Accepted, first.Node.ChangeMembership(MembershipChangeKind.PromoteLearner, 4));
+        group.Settle();
+        Assert.Equal(new Membership([1, 2, 3, 4], []), first.Node.Membership);
+
+        // Node 2 stops trusting node 1's leadership (what it sends meanwhile is lost).
+        for (var tick = 0; tick < 10; tick++)
+        {
+            group[2].Node.Tick();
+            group[2].Drain();
+        }
+
+        // Node 3 wins with node 2's vote; its first entry reaches only learner 4.
+        group[3].Node.Campaign();
+        var network = new Queue<Message>(group[3].Drain());
+        for (var delivered = 0; delivered < 1_000 && network.Count > 0; delivered++)
+        {
+            var message = network.Dequeue();
+            var lost = message.To == 1 || message.From == 1 || (message.From == 3 && message.To == 2 && message.Kind is MessageKind.Append or MessageKind.Heartbeat);
+            if (!lost)
+            {
+                group[message.To].Receive(message).ForEach(network.Enqueue);
+            }
+        }
+
+        Assert.Equal(RaftRole.Leader, group[3].Node.Role);
+        Assert.Equal(group[3].Node.LastIndex, group[4].Node.LastIndex);
+
+        // Node 3's disk is lost for good. Node 1 needs 3 of {1,2,3,4} and node 4 refuses it (its log
+        // holds a newer term); node 2 is behind node 1, which refuses it; node 4 is a learner.
+        group.Isolate(3);
+        group.Cut.RemoveWhere(link => link.From != 3 && link.To != 3);
+        group.TickAll(200);
+
+        // Node 4 led until its first entry committed, which replaced node 1's uncommitted promotion,
+        // and stepped down; a voter leads and commits again.
+        var leader = Assert.Single(new[] { group[1], group[2] }, n => n.Node.Role == RaftRole.Leader);
+        Assert.NotEqual(RaftRole.Leader, group[4].Node.Role);
+        Assert.All(new[] { group[1], group[2], group[4] }, n => Assert.Equal(new Membership([1, 2, 3], [4]), n.Node.Membership));
+        Assert.Equal(ProposalResult.Accepted, leader.Node.Propose([2]));
+        group.Settle();
+        Assert.All(new[] { group[1], group[2], group[4] }, n => Assert.Equal(leader.Node.LastIndex, n.Node.CommitIndex));
     }
 }
 
