@@ -85,6 +85,14 @@ public sealed partial class RaftHost
                 Handle(work, proposals, reads);
             }
 
+            // A vote answer taken this round may have made this node leader: its duties (the session
+            // extension) go before the requests that came with it, or a keep-alive of a lease that ran
+            // out while there was no leader would find its session expired.
+            if (_node.Role != _lastRole || _node.Leader != _lastLeader)
+            {
+                OnLeadershipChanged(_node.Role);
+            }
+
             ProposeBatch(proposals);
             StartReads(reads);
             for (var ticks = 0; ticks < TicksCaughtUpPerRoundMax && _time.GetUtcNow() >= nextTick; ticks++)
@@ -284,7 +292,11 @@ public sealed partial class RaftHost
         }
 
         ExpireRequests();
-        if (role == RaftRole.Leader && _stateMachine.AppliedIndex >= _dutyIndex)
+        if (role == RaftRole.Leader && _leaderDutiesPending)
+        {
+            ProposeLeaderDuties();
+        }
+        else if (role == RaftRole.Leader && _stateMachine.AppliedIndex >= _dutyIndex)
         {
             ProposeDuties(_stateMachine.DueCommands(_time.GetUtcNow().ToUnixTimeMilliseconds()));
         }
@@ -299,24 +311,42 @@ public sealed partial class RaftHost
             _logger.LogInformation("Silo {Node}: leader is now {Leader} in term {Term}", _node.Id, _node.Leader, _node.Term);
         }
 
-        if (role == RaftRole.Leader && _lastRole != RaftRole.Leader)
-        {
-            ProposeDuties(_stateMachine.OnBecameLeader());
-        }
-
+        // A new leader's duties stay due until proposed (a refused proposal is tried again each
+        // tick, and nothing expires meanwhile: OnTick proposes no due commands while they are).
+        _leaderDutiesPending = role == RaftRole.Leader && (_lastRole != RaftRole.Leader || _leaderDutiesPending);
         _lastRole = role;
         _lastLeader = _node.Leader;
+        if (_leaderDutiesPending)
+        {
+            ProposeLeaderDuties();
+        }
     }
 
-    /// <summary>Proposes the state machine's own commands (session extension, expiry) without a waiter.</summary>
-    private void ProposeDuties(IEnumerable<byte[]> commands)
+    private void ProposeLeaderDuties()
+    {
+        if (ProposeDuties(_stateMachine.OnBecameLeader()))
+        {
+            _leaderDutiesPending = false;
+        }
+    }
+
+    /// <summary>Proposes the state machine's own commands (session extension, expiry) without a waiter; false when refused.</summary>
+    private bool ProposeDuties(IEnumerable<byte[]> commands)
     {
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var batch = commands.Select(c => EntryEnvelope.Wrap(0, now, c)).ToArray();
-        if (batch.Length > 0 && _node.Propose(batch) == ProposalResult.Accepted)
+        if (batch.Length == 0)
         {
-            _dutyIndex = _node.LastIndex;
+            return true;
         }
+
+        if (_node.Propose(batch) != ProposalResult.Accepted)
+        {
+            return false;
+        }
+
+        _dutyIndex = _node.LastIndex;
+        return true;
     }
 
     private void ExpireRequests()

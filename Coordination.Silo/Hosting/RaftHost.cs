@@ -108,6 +108,7 @@ public sealed partial class RaftHost : IAsyncDisposable
     private RaftRole _lastRole;
     private ulong _lastLeader;
     private ulong _dutyIndex;
+    private bool _leaderDutiesPending;
     private long _leaderChanges;
     private DateTimeOffset _lastLeaderContact;
     private volatile ClusterStatus _status;

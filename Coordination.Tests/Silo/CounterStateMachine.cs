@@ -12,12 +12,25 @@ internal sealed class CounterStateMachine : IReplicatedStateMachine
 
     public int LeaderTakeovers { get; private set; }
 
+    /// <summary>When set, a new leader proposes <see cref="TakeoverMarker"/> as its duty (the session extension's stand-in).</summary>
+    public bool ProposeTakeoverMarkers { get; set; }
+
+    /// <summary>Every applied value, and -1 for each takeover marker, in log order (since the last snapshot restore).</summary>
+    public List<long> Applied { get; } = [];
+
+    private static readonly byte[] TakeoverMarker = [0xFE];
+
     public object? Apply(ulong index, long timestampMs, ReadOnlyMemory<byte> command)
     {
         AppliedIndex = index;
         if (command.Length == 8)
         {
             Values.Add(BinaryPrimitives.ReadInt64LittleEndian(command.Span));
+            Applied.Add(Values[^1]);
+        }
+        else if (command.Span.SequenceEqual(TakeoverMarker))
+        {
+            Applied.Add(-1);
         }
 
         return Values.Count;
@@ -36,13 +49,14 @@ internal sealed class CounterStateMachine : IReplicatedStateMachine
         }
 
         Values = values;
+        Applied.Clear();
         AppliedIndex = index;
     }
 
     public IEnumerable<byte[]> OnBecameLeader()
     {
         LeaderTakeovers++;
-        return [];
+        return ProposeTakeoverMarkers ? [TakeoverMarker] : [];
     }
 
     public IEnumerable<byte[]> DueCommands(long nowMs) => [];

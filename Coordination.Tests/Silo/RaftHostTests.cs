@@ -126,6 +126,53 @@ public sealed class RaftHostTests : IAsyncLifetime
         Assert.Equal(2, await next.ProposeAsync(CounterStateMachine.Command(2)).WaitAsync(WaitMax));
         Assert.True(_silos[next.Status.NodeId].State.LeaderTakeovers >= 1);
     }
+
+    /// <summary>
+    /// A new leader's duty (the grains' session extension) must come before every request it takes:
+    /// requests that arrive in the same round as the vote that elects it were proposed first, so a
+    /// keep-alive of a lease that ran out while there was no leader found its session expired.
+    /// </summary>
+    [Fact]
+    public async Task A_new_leader_proposes_its_duties_before_the_requests_that_arrived_with_its_election()
+    {
+        foreach (var silo in _silos.Values)
+        {
+            silo.State.ProposeTakeoverMarkers = true;
+        }
+
+        var leader = await LeaderAsync();
+        var targetId = _silos.Keys.First(id => id != leader.Status.NodeId);
+        var (target, state) = (_silos[targetId].Host, _silos[targetId].State);
+        var before = await target.QueryAsync(() => state.Applied.Count, linearizable: false);
+
+        // Requests pour into the target while it is elected: whoever it refuses retries at once.
+        using var stop = new CancellationTokenSource(WaitMax);
+        var accepted = new System.Collections.Concurrent.ConcurrentBag<long>();
+        long next = 1_000;
+        var clients = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            for (var attempt = 0; attempt < 1_000_000 && !stop.IsCancellationRequested && accepted.Count < 200; attempt++)
+            {
+                var value = Interlocked.Increment(ref next);
+                try
+                {
+                    await target.ProposeAsync(CounterStateMachine.Command(value)).WaitAsync(WaitMax);
+                    accepted.Add(value);
+                }
+                catch (NotLeaderException)
+                {
+                }
+            }
+        })).ToArray();
+        Assert.Equal(ProposalResult.Accepted, await leader.TransferLeadershipAsync(targetId).WaitAsync(WaitMax));
+        await Task.WhenAll(clients).WaitAsync(WaitMax);
+        Assert.True(accepted.Count >= 200, $"{accepted.Count} requests accepted");
+
+        var applied = await target.QueryAsync(() => state.Applied.ToList(), linearizable: false);
+        var marker = applied.IndexOf(-1, before);
+        Assert.True(marker >= 0, "the new leader proposed no duty");
+        Assert.All(accepted, value => Assert.True(applied.IndexOf(value) > marker, $"request {value} applied before the new leader's duty"));
+    }
 }
 
 /// <summary>A host that cannot reach its peers: no leader, ever.</summary>
