@@ -74,6 +74,9 @@ public sealed partial class CoordinationStateMachine
             ExtendAllSessions => ExtendSessions(),
             AcquireLock c => Route(_locks, c.Name, c, static (s, c, step) => LockGrain.Acquire(s, c, step)),
             ReleaseLock c => Route(_locks, c.Name, c, static (s, c, step) => LockGrain.Release(s, c, step)),
+            // An idle lock has nothing to abandon: answered without activating it, so even a full registry says yes.
+            AbandonLock c when Names.IsValid(c.Name) && _locks.Find(c.Name) is null => new LockAbandoned(c.Name, LockAbandonOutcome.Nothing, 0, 0),
+            AbandonLock c => Route(_locks, c.Name, c, static (s, c, step) => LockGrain.Abandon(s, c, step)),
             Campaign c => Route(_elections, c.Name, c, static (s, c, step) => ElectionGrain.Campaign(s, c, step)),
             Proclaim c => Route(_elections, c.Name, c, static (s, c, step) => ElectionGrain.Proclaim(s, c, step)),
             Resign c => Route(_elections, c.Name, c, static (s, c, step) => ElectionGrain.Resign(s, c, step)),

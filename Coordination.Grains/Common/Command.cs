@@ -21,6 +21,7 @@ public enum CommandId : ushort
 
     AcquireLock = 10,
     ReleaseLock = 11,
+    AbandonLock = 12,
 
     Campaign = 20,
     Proclaim = 21,

@@ -32,6 +32,10 @@ public static class CommandCodec
                 e.WriteUInt64(c.SessionId);
                 e.WriteUInt64(c.Token);
                 break;
+            case AbandonLock c:
+                e.WriteString(c.Name);
+                e.WriteUInt64(c.SessionId);
+                break;
             case Campaign c:
                 e.WriteString(c.Name);
                 e.WriteUInt64(c.SessionId);
@@ -140,6 +144,7 @@ public static class CommandCodec
             CommandId.ExtendAllSessions => new ExtendAllSessions(),
             CommandId.AcquireLock => new AcquireLock(d.ReadString(NameBytesMax), d.ReadUInt64(), (LockMode)d.ReadByte(), d.ReadInt32(), d.ReadInt64(), d.ReadInt64()),
             CommandId.ReleaseLock => new ReleaseLock(d.ReadString(NameBytesMax), d.ReadUInt64(), d.ReadUInt64()),
+            CommandId.AbandonLock => new AbandonLock(d.ReadString(NameBytesMax), d.ReadUInt64()),
             CommandId.Campaign => new Campaign(d.ReadString(NameBytesMax), d.ReadUInt64(), d.ReadBytes(Limits.CommandBytesMax)),
             CommandId.Proclaim => new Proclaim(d.ReadString(NameBytesMax), d.ReadUInt64(), d.ReadBytes(Limits.CommandBytesMax)),
             CommandId.Resign => new Resign(d.ReadString(NameBytesMax), d.ReadUInt64()),
@@ -270,6 +275,7 @@ public static class CommandCodec
         ExtendAllSessions => CommandId.ExtendAllSessions,
         AcquireLock => CommandId.AcquireLock,
         ReleaseLock => CommandId.ReleaseLock,
+        AbandonLock => CommandId.AbandonLock,
         Campaign => CommandId.Campaign,
         Proclaim => CommandId.Proclaim,
         Resign => CommandId.Resign,

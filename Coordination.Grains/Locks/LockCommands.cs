@@ -27,6 +27,16 @@ public sealed record AcquireLock(string Name, ulong SessionId, LockMode Mode, in
 public sealed record ReleaseLock(string Name, ulong SessionId, ulong Token) : Command;
 
 /// <summary>
+/// Withdraw whatever <paramref name="SessionId"/> has on lock <paramref name="Name"/>, for a caller
+/// that gave up on an acquire whose outcome it does not know: its wait is removed, or (the grant
+/// raced the give-up) its hold is released as by <see cref="ReleaseLock"/>, without the token it
+/// never saw; either way the next waiters are granted in the same step. Nothing there is a success
+/// too, so it may be repeated. One session should not acquire one lock twice at a time: this acts on
+/// whatever the session has there.
+/// </summary>
+public sealed record AbandonLock(string Name, ulong SessionId) : Command;
+
+/// <summary>
 /// The lock was granted with fencing <paramref name="Token"/>: the log index of the grant, so
 /// tokens of one lock never decrease, and an exclusive grant's token is above every earlier one.
 /// </summary>
@@ -37,6 +47,26 @@ public sealed record LockQueued(string Name, int Position) : CommandResult;
 
 /// <summary>The hold ended; <paramref name="WaitersGranted"/> waiters were granted in the same step.</summary>
 public sealed record LockReleased(string Name, ulong Token, int WaitersGranted) : CommandResult;
+
+/// <summary>What an <see cref="AbandonLock"/> found. Stable numeric values.</summary>
+public enum LockAbandonOutcome : byte
+{
+    /// <summary>The session neither held nor waited for the lock: nothing changed.</summary>
+    Nothing = 0,
+
+    /// <summary>The session's wait was removed (event <see cref="EventType.LockWaitEnded"/>).</summary>
+    WaitWithdrawn = 1,
+
+    /// <summary>The session's hold was released (event <see cref="EventType.LockReleased"/>).</summary>
+    HoldReleased = 2,
+}
+
+/// <summary>
+/// The session no longer holds or waits for the lock. <paramref name="Token"/> is the released
+/// hold's token (0 unless <see cref="LockAbandonOutcome.HoldReleased"/>); <paramref name="WaitersGranted"/>
+/// waiters were granted in the same step.
+/// </summary>
+public sealed record LockAbandoned(string Name, LockAbandonOutcome Outcome, ulong Token, int WaitersGranted) : CommandResult;
 
 /// <summary>A current hold: granted at log time <paramref name="SinceMs"/>; revoked at <paramref name="RevokeAtMs"/> unless 0.</summary>
 public sealed record LockHolder(ulong SessionId, LockMode Mode, ulong Token, long SinceMs, long RevokeAtMs);

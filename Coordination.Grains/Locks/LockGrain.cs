@@ -94,6 +94,32 @@ internal static class LockGrain
     }
 
     /// <summary>
+    /// Withdraws the session's wait or releases its hold, whichever it has; a success with nothing
+    /// to do otherwise, so a caller unsure whether its acquire was queued or granted can always send it.
+    /// </summary>
+    public static CommandResult Abandon(LockState state, AbandonLock c, StepContext ctx)
+    {
+        var holder = state.HolderIndex(c.SessionId);
+        if (holder >= 0)
+        {
+            var token = state.Holders[holder].Token;
+            RemoveHolder(state, c.Name, holder, EventType.LockReleased, ctx);
+            ctx.Sessions.Detach(c.SessionId, Kind, c.Name);
+            return new LockAbandoned(c.Name, LockAbandonOutcome.HoldReleased, token, GrantWaiters(state, c.Name, ctx));
+        }
+
+        if (state.WaiterIndex(c.SessionId) >= 0)
+        {
+            RemoveWaiter(state, c.Name, c.SessionId, ctx);
+            ctx.Sessions.Detach(c.SessionId, Kind, c.Name);
+            // Removing a waiter can unblock those behind it (a shared waiter behind an exclusive head).
+            return new LockAbandoned(c.Name, LockAbandonOutcome.WaitWithdrawn, 0, GrantWaiters(state, c.Name, ctx));
+        }
+
+        return new LockAbandoned(c.Name, LockAbandonOutcome.Nothing, 0, 0);
+    }
+
+    /// <summary>
     /// Removes every hold and wait in <paramref name="removals"/> (ended sessions, passed wait
     /// deadlines, maximum hold times), then grants the queue once. Doing it as one batch means at
     /// most one exclusive grant per lock per step, so exclusive tokens strictly increase.

@@ -14,6 +14,7 @@ public class CodecAndSnapshotTests
         new ExtendAllSessions(),
         new AcquireLock("db", 3, LockMode.Semaphore, 4, 1_000, 2_000),
         new ReleaseLock("db", 3, 99),
+        new AbandonLock("db", 3),
         new Campaign("primary", 3, [1, 2, 3]),
         new Proclaim("primary", 12, [4]),
         new Resign("primary", 3),

@@ -18,7 +18,7 @@ public class GrainPropertyTests
 
     // Kinds as in Scenario.ToCommand, repeated by weight: lock traffic dominates, and there are
     // enough sessions, renewals and time steps for queues to build up and leases to run out.
-    private static readonly int[] KindWeights = [0, 0, 0, 0, 1, 1, 1, 2, 3, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 8, 8, 9, 10, 11, 11, 12, 13];
+    private static readonly int[] KindWeights = [0, 0, 0, 0, 1, 1, 1, 2, 3, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 8, 8, 9, 10, 11, 11, 12, 13, 14, 14];
 
     private static readonly Gen<Op> OpGen =
         from kind in Gen.Elements(KindWeights)
@@ -287,6 +287,8 @@ public class GrainPropertyTests
                 10 => new Proclaim(election, Machine.GetElection(election).LeaderToken + (op.X == 0 ? 1UL : 0), [(byte)op.X]),
                 11 => new JoinGroup(group, session, op.X % 3 == 0 ? "" : $"m{op.X % 4}", []),
                 12 => new LeaveGroup(group, Machine.ListMembers(group).FirstOrDefault()?.MemberId ?? "m1"),
+                // Abandons come mostly from a waiter (the head or not), else from a holder or anyone.
+                14 => new AbandonLock(lockName, op.X < 5 && Machine.GetLock(lockName).Waiters is { Count: > 0 } waiters ? waiters[op.Session % waiters.Count].SessionId : held?.SessionId ?? session),
                 _ => new FencedPutConfig("c", "1"u8.ToArray(), lockName, Machine.GetLock(lockName).Holders.FirstOrDefault()?.Token ?? (ulong)op.X),
             };
         }
