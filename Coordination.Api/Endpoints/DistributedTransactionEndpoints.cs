@@ -50,7 +50,7 @@ internal static class DistributedTransactionEndpoints
 
     private static Task<IResult> Begin(HttpContext http, ICoordinationGateway gateway, BeginDistributedTransactionRequest body)
     {
-        var id = body.Id ?? Guid.NewGuid().ToString("N");
+        var id = body.Id ?? IdFor(http.Request.Headers[GatewayCalls.IdempotencyHeader].ToString());
         if (!GatewayCalls.ValidName(id))
         {
             return Task.FromResult<IResult>(Problems.InvalidName(id));
@@ -70,6 +70,15 @@ internal static class DistributedTransactionEndpoints
         var begin = new BeginDistributedTransaction(id, participants, body.PrepareTimeoutMs ?? PrepareTimeoutMsDefault);
         return GatewayCalls.Execute(http, gateway, begin, r => TypedResults.Accepted($"/v1/distributed-transactions/{id}", Describe(((DistributedTransactionResult)r).Transaction)));
     }
+
+    /// <summary>
+    /// The id of a transaction begun without one. With an idempotency key it is derived from the key,
+    /// so a retry (after a timeout, or a leader change) is the same command and is answered from the
+    /// first; a random id would make the retry a different request with the same key (422).
+    /// </summary>
+    internal static string IdFor(string idempotencyKey) => idempotencyKey.Length == 0
+        ? Guid.NewGuid().ToString("N")
+        : "k-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(idempotencyKey)).AsSpan(0, 16));
 
     private static async Task<IResult> Inspect(HttpContext http, ICoordinationGateway gateway, string id, int? waitMs, string? until)
     {

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Coordination.Tests.Api;
 using Microsoft.AspNetCore.Hosting;
@@ -31,6 +32,28 @@ public sealed class DistributedTransactionApiTests(SiloFactory silo) : IClassFix
         }
 
         throw new TimeoutException($"{id} did not reach {state} within {Patience}: {view}");
+    }
+
+    [Fact]
+    public async Task A_begin_without_an_id_retried_with_its_idempotency_key_is_answered_as_the_first_was()
+    {
+        var client = await silo.ReadyClientAsync();
+        await using var a = await FakeParticipant.StartAsync();
+        var key = $"begin-{Guid.NewGuid():N}";
+        async Task<JsonElement> Begin()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/distributed-transactions")
+            {
+                Content = JsonContent.Create(new { participants = new[] { Participant("a", a) } }),
+            };
+            request.Headers.Add("Idempotency-Key", key);
+            return await (await client.SendAsync(request)).Json(HttpStatusCode.Accepted);
+        }
+
+        var first = await Begin();
+        var retried = await Begin();
+        Assert.Equal(first.GetProperty("id").GetString(), retried.GetProperty("id").GetString());
+        await WaitForState(client, first.GetProperty("id").GetString()!, "committed");
     }
 
     [Fact]
