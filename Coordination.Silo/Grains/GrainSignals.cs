@@ -18,12 +18,12 @@ public sealed class GrainSignals
 
     private readonly Lock _gate = new();
     private readonly Dictionary<Key, Signal> _signals = [];
-    private readonly Action<GrainEvent> _notify;
 
-    public GrainSignals() => _notify = Notify;
+    // Signals with an event kept in the entry being announced; fired once the whole entry is kept.
+    private readonly List<Signal> _due = [];
+    private readonly Action<GrainEvent> _keep;
 
-    /// <summary>The cached delegate of <see cref="Notify"/> (no allocation per applied entry).</summary>
-    public Action<GrainEvent> NotifyAction => _notify;
+    public GrainSignals() => _keep = Keep;
 
     /// <summary>Subscriptions alive now (tests, metrics).</summary>
     public int Subscriptions
@@ -37,8 +37,17 @@ public sealed class GrainSignals
         }
     }
 
-    /// <summary>Called on the apply thread for each applied event.</summary>
-    public void Notify(GrainEvent e)
+    /// <summary>Announces one applied event (an entry of one event).</summary>
+    public void Notify(GrainEvent e) => NotifyEntry(e, static (e, keep) => keep(e));
+
+    /// <summary>
+    /// Called on the apply thread with the events of one applied entry (<paramref name="forEachEvent"/>
+    /// hands each to its callback). They are kept for their subscribers under one hold of the gate,
+    /// and the subscribers woken only after the last: a waiter never takes part of a revision, as it
+    /// could when it woke on a revision's first event and took before the second was kept (it then
+    /// resumed after that revision and never saw the rest).
+    /// </summary>
+    public void NotifyEntry<TState>(TState state, Action<TState, Action<GrainEvent>> forEachEvent)
     {
         lock (_gate)
         {
@@ -47,10 +56,38 @@ public sealed class GrainSignals
                 return;
             }
 
-            Fire(new Key(e.Kind, e.Name, 0), e);
-            if (e.SessionId != 0)
+            forEachEvent(state, _keep);
+            foreach (var signal in _due)
             {
-                Fire(new Key(e.Kind, e.Name, e.SessionId), e);
+                Wake(signal);
+            }
+
+            _due.Clear();
+        }
+    }
+
+    /// <summary>Under the gate: keeps <paramref name="e"/> for the subscribers of its keys and marks them due.</summary>
+    private void Keep(GrainEvent e)
+    {
+        KeepFor(new Key(e.Kind, e.Name, 0), e);
+        if (e.SessionId != 0)
+        {
+            KeepFor(new Key(e.Kind, e.Name, e.SessionId), e);
+        }
+    }
+
+    private void KeepFor(Key key, GrainEvent e)
+    {
+        if (_signals.TryGetValue(key, out var signal))
+        {
+            foreach (var subscriber in signal.Subscribers)
+            {
+                subscriber.Keep(e);
+            }
+
+            if (!_due.Contains(signal))
+            {
+                _due.Add(signal);
             }
         }
     }
@@ -62,7 +99,7 @@ public sealed class GrainSignals
         {
             foreach (var key in _signals.Keys.ToArray())
             {
-                Fire(key, null);
+                WakeToRead(key);
             }
         }
     }
@@ -83,19 +120,24 @@ public sealed class GrainSignals
         }
     }
 
-    /// <summary>Keeps <paramref name="e"/> for every subscriber of the key (null: the state was replaced, they must read) and wakes them.</summary>
-    private void Fire(Key key, GrainEvent? e)
+    /// <summary>The state was replaced: every subscriber of the key must read, and is woken.</summary>
+    private void WakeToRead(Key key)
     {
         if (_signals.TryGetValue(key, out var signal))
         {
             foreach (var subscriber in signal.Subscribers)
             {
-                subscriber.Keep(e);
+                subscriber.Keep(null);
             }
 
-            signal.Fired.TrySetResult();
-            signal.Fired = NewFired();
+            Wake(signal);
         }
+    }
+
+    private static void Wake(Signal signal)
+    {
+        signal.Fired.TrySetResult();
+        signal.Fired = NewFired();
     }
 
     private Task Rearm(Key key)
@@ -121,7 +163,7 @@ public sealed class GrainSignals
 
     private static TaskCompletionSource NewFired() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private readonly record struct Key(GrainKind Kind, string Name, ulong SessionId);
+    internal readonly record struct Key(GrainKind Kind, string Name, ulong SessionId);
 
     private sealed class Signal
     {
@@ -130,13 +172,16 @@ public sealed class GrainSignals
         public List<Subscription> Subscribers { get; } = [];
     }
 
-    private sealed class Subscription(GrainSignals owner, Key key, Task armed) : IGrainEventSubscription
+    internal sealed class Subscription(GrainSignals owner, Key key, Task armed) : IGrainEventSubscription
     {
         // Guarded by owner._gate.
         private readonly Queue<GrainEvent> _kept = new();
         private bool _mustRead;
         private Task _armed = armed;
         private int _disposed;
+
+        /// <summary>Whether a wake-up is due (tests: the next <see cref="NextAsync"/> completes at once).</summary>
+        internal bool IsWoken => _armed.IsCompleted;
 
         public async Task NextAsync(CancellationToken cancellation)
         {

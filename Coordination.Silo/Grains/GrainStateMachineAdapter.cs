@@ -60,7 +60,7 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
         {
             // A retried request answered from its idempotency key does not reach the grains: the
             // grains' newest entry is then an older one, whose events were already announced.
-            Grains.ForEachEventOfLastEntry(Signals.NotifyAction);
+            Signals.NotifyEntry(Grains, static (grains, keep) => grains.ForEachEventOfLastEntry(keep));
         }
 
         NoticeAddressBook();

@@ -79,6 +79,29 @@ public class GrainSignalsTests
     }
 
     [Fact]
+    public void A_waiter_is_woken_only_once_every_event_of_the_entry_is_kept()
+    {
+        // A lock release that grants the next waiter: two events of one revision for lock "db".
+        var signals = new GrainSignals();
+        using var watcher = (GrainSignals.Subscription)signals.Subscribe(GrainKind.Lock, "db", 0);
+        var entry = new[] { Event(GrainKind.Lock, "db", session: 7, revision: 9), Event(GrainKind.Lock, "db", session: 8, revision: 9) };
+        var wokenBeforeTheLast = new List<bool>();
+        signals.NotifyEntry(entry, (events, keep) =>
+        {
+            foreach (var e in events)
+            {
+                wokenBeforeTheLast.Add(watcher.IsWoken);
+                keep(e);
+            }
+        });
+
+        Assert.Equal([false, false], wokenBeforeTheLast);
+        Assert.True(watcher.IsWoken);
+        Assert.True(watcher.TryTakeEvents(8, out var events));
+        Assert.Equal([7UL, 8UL], events.Select(e => e.SessionId));
+    }
+
+    [Fact]
     public void Events_that_were_not_all_kept_make_the_waiter_read_instead()
     {
         var signals = new GrainSignals();
