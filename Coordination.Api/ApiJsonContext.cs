@@ -20,6 +20,8 @@ namespace Coordination.Api;
 [JsonSerializable(typeof(LockGrantResponse))]
 [JsonSerializable(typeof(ReleaseLockRequest))]
 [JsonSerializable(typeof(LockReleaseResponse))]
+[JsonSerializable(typeof(AbandonLockRequest))]
+[JsonSerializable(typeof(LockAbandonResponse))]
 [JsonSerializable(typeof(LockInfoResponse))]
 [JsonSerializable(typeof(CampaignRequest))]
 [JsonSerializable(typeof(CampaignResponse))]

@@ -26,6 +26,11 @@ public sealed record ReleaseLockRequest(ulong SessionId, ulong Token);
 
 public sealed record LockReleaseResponse(string Name, ulong Token, int WaitersGranted);
 
+public sealed record AbandonLockRequest(ulong SessionId);
+
+/// <param name="Outcome"><c>withdrawn</c> (the wait was removed), <c>released</c> (the hold was, <paramref name="Token"/> its token) or <c>none</c>.</param>
+public sealed record LockAbandonResponse(string Name, string Outcome, ulong? Token, int WaitersGranted);
+
 public sealed record LockHolderDto(ulong SessionId, string Mode, ulong Token, long SinceMs, long RevokeAtMs);
 
 public sealed record LockWaiterDto(ulong SessionId, string Mode, ulong QueuedRevision, long QueuedAtMs, long DeadlineMs);
@@ -100,6 +105,13 @@ internal static class WireNames
         "shared" => LockMode.Shared,
         "semaphore" => LockMode.Semaphore,
         _ => null,
+    };
+
+    public static string Of(LockAbandonOutcome outcome) => outcome switch
+    {
+        LockAbandonOutcome.WaitWithdrawn => "withdrawn",
+        LockAbandonOutcome.HoldReleased => "released",
+        _ => "none",
     };
 
     public static string Of(GrainKind kind) => kind.ToString().ToLowerInvariant();

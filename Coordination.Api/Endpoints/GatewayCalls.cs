@@ -17,7 +17,8 @@ internal static class GatewayCalls
     public static readonly TimeSpan MinRevisionWait = TimeSpan.FromSeconds(5);
 
     /// <summary>Replicates a command and maps its result: a rejection becomes its problem, a fact goes to <paramref name="onApplied"/>.</summary>
-    public static async Task<IResult> Execute(HttpContext http, ICoordinationGateway gateway, Command command, Func<CommandResult, IResult> onApplied)
+    /// <param name="cancellation">Stops waiting for the result; the request's abort when null. A caller that must learn the result even after an abort passes <see cref="CancellationToken.None"/> (the silo's request timeout still bounds the wait).</param>
+    public static async Task<IResult> Execute(HttpContext http, ICoordinationGateway gateway, Command command, Func<CommandResult, IResult> onApplied, CancellationToken? cancellation = null)
     {
         string? key = http.Request.Headers[IdempotencyHeader].ToString();
         if (key.Length == 0)
@@ -29,7 +30,7 @@ internal static class GatewayCalls
             return Problems.Validation(IdempotencyHeader, $"An idempotency key is 1-{IdempotencyKeyLengthMax} characters from A-Z a-z 0-9 . _ - :.");
         }
 
-        var (result, revision) = await gateway.ExecuteAsync(command, key, http.RequestAborted);
+        var (result, revision) = await gateway.ExecuteAsync(command, key, cancellation ?? http.RequestAborted);
         http.Response.Headers[RevisionHeader] = revision.ToString(CultureInfo.InvariantCulture);
         return result switch
         {

@@ -10,6 +10,9 @@ internal static class LockEndpoints
     /// <summary>Extra time a blocking acquire waits beyond its own wait, for the expiry command to commit.</summary>
     private static readonly TimeSpan WaitGrace = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long the abandon of a wait nobody will collect may take to commit (the caller may be gone: nothing else bounds it).</summary>
+    private static readonly TimeSpan AbandonTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>Event pages a blocking acquire reads at most (the wait's timeout ends it first in practice).</summary>
     private const int WaitRoundsMax = 100_000;
 
@@ -17,6 +20,7 @@ internal static class LockEndpoints
     {
         group.MapPost("/{name}/acquire", Acquire).Produces<LockGrantResponse>().ProducesProblem(409);
         group.MapPost("/{name}/release", Release).Produces<LockReleaseResponse>().ProducesProblem(409);
+        group.MapPost("/{name}/abandon", Abandon).Produces<LockAbandonResponse>().ProducesProblem(400);
         group.MapGet("/{name}", Inspect).Produces<LockInfoResponse>();
         return group;
     }
@@ -39,16 +43,27 @@ internal static class LockEndpoints
         }
 
         ulong queuedAt = 0;
+        var granted = false;
+        // The result is awaited even when the caller goes away meanwhile (the silo's request timeout
+        // bounds it): only the result tells whether a grant or a wait is left that nobody will collect
+        // (an already-exists refusal must not abandon the hold the session had before).
         var immediate = await GatewayCalls.Execute(http, gateway, new AcquireLock(name, body.SessionId, mode, body.Permits, body.WaitMs, body.MaxHoldMs), r =>
         {
-            if (r is LockGranted granted)
+            if (r is LockGranted grant)
             {
-                return TypedResults.Ok(new LockGrantResponse(name, granted.Token));
+                granted = true;
+                return TypedResults.Ok(new LockGrantResponse(name, grant.Token));
             }
 
             queuedAt = ulong.Parse(http.Response.Headers[GatewayCalls.RevisionHeader]!, System.Globalization.CultureInfo.InvariantCulture);
             return TypedResults.Accepted((string?)null);
-        });
+        }, CancellationToken.None);
+        if (http.RequestAborted.IsCancellationRequested && (granted || queuedAt != 0))
+        {
+            await TryAbandonAsync(gateway, name, body.SessionId);
+            return Results.Empty;
+        }
+
         if (queuedAt == 0)
         {
             return immediate;
@@ -68,18 +83,9 @@ internal static class LockEndpoints
             for (var round = 0; round < WaitRoundsMax; round++)
             {
                 var (page, _) = await GatewayCalls.EventsAfterAsync(gateway, filter, after, woken, timeout.Token);
-                foreach (var e in page.Events.Where(e => e.SessionId == body.SessionId))
+                if (Outcome(http, page, name, body) is { } outcome)
                 {
-                    switch (e.Type)
-                    {
-                        case EventType.LockGranted:
-                            http.Response.Headers[GatewayCalls.RevisionHeader] = e.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                            return TypedResults.Ok(new LockGrantResponse(name, e.Token));
-                        case EventType.LockWaitEnded:
-                            return Problems.Create(409, "lock-wait-timeout", $"Lock '{name}' was not granted within {body.WaitMs} ms.");
-                        case EventType.SessionExpired or EventType.SessionRevoked:
-                            return Problems.Create(410, "session-expired", $"Session {body.SessionId} ended while waiting for lock '{name}'.");
-                    }
+                    return outcome;
                 }
 
                 if (page.Compacted)
@@ -103,12 +109,99 @@ internal static class LockEndpoints
                 woken = mine;
             }
         }
-        catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
+            // This wait's own timeout, or the caller went away: settled below.
+        }
+        catch (Exception e) when (e is NoLeaderException or OverloadedException)
+        {
+            // A read of the wait failed (this silo lost the leader): nobody will collect a grant either.
+            await TryAbandonAsync(gateway, name, body.SessionId);
+            throw;
         }
 
-        return Problems.Create(504, "timeout", $"No grant or end of wait was seen for lock '{name}'; the session may still be queued (inspect the lock).");
+        // The wait ended without a grant reaching the caller. Abandon it: a grant that raced this end
+        // (or that would come before the wait's deadline) is released, not left to a session whose
+        // keep-alive holds the lock for nobody.
+        var (abandoned, revision) = await TryAbandonAsync(gateway, name, body.SessionId);
+        if (http.RequestAborted.IsCancellationRequested)
+        {
+            return Results.Empty;
+        }
+
+        if (abandoned is not null)
+        {
+            http.Response.Headers[GatewayCalls.RevisionHeader] = revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Problems.Create(409, "lock-wait-timeout", abandoned.Outcome == LockAbandonOutcome.HoldReleased
+                ? $"Lock '{name}' was granted as the wait ended, too late to answer; the grant was released."
+                : $"Lock '{name}' was not granted within {body.WaitMs} ms.");
+        }
+
+        return Problems.Create(504, "timeout", $"No grant or end of wait was seen for lock '{name}', and abandoning the wait did not commit; the session may still be queued (inspect the lock, or abandon it).");
     }
+
+    /// <summary>
+    /// This session's answer from a page of the lock's events, or null while it still waits. A grant
+    /// counts only if the page does not end it too: a retry of the request (same idempotency key) can
+    /// find the grant already abandoned by the attempt whose caller went away.
+    /// </summary>
+    private static IResult? Outcome(HttpContext http, EventsPage page, string name, AcquireLockRequest body)
+    {
+        GrainEvent? grant = null;
+        foreach (var e in page.Events.Where(e => e.SessionId == body.SessionId))
+        {
+            switch (e.Type)
+            {
+                case EventType.LockGranted:
+                    grant = e;
+                    break;
+                case EventType.LockReleased or EventType.LockHoldRevoked when grant is not null:
+                    return Problems.Create(409, "lock-wait-timeout", $"Lock '{name}' was granted, but the grant ended (abandoned, released or revoked) before this answer.");
+                case EventType.LockWaitEnded:
+                    return Problems.Create(409, "lock-wait-timeout", $"Lock '{name}' was not granted within {body.WaitMs} ms.");
+                case EventType.SessionExpired or EventType.SessionRevoked:
+                    return Problems.Create(410, "session-expired", $"Session {body.SessionId} ended while waiting for lock '{name}'.");
+            }
+        }
+
+        if (grant is null)
+        {
+            return null;
+        }
+
+        http.Response.Headers[GatewayCalls.RevisionHeader] = grant.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return TypedResults.Ok(new LockGrantResponse(name, grant.Token));
+    }
+
+    /// <summary>
+    /// Proposes <see cref="AbandonLock"/> for a wait or grant nobody will collect, bounded by
+    /// <see cref="AbandonTimeout"/> and never throwing: null when it did not commit (no leader,
+    /// overloaded, timed out), and the wait then ends at its deadline as before.
+    /// </summary>
+    private static async Task<(LockAbandoned? Abandoned, ulong Revision)> TryAbandonAsync(ICoordinationGateway gateway, string name, ulong sessionId)
+    {
+        // Not the request's token: the caller may be gone already, and that is when this matters most.
+        using var bound = new CancellationTokenSource(AbandonTimeout);
+        try
+        {
+            var (result, revision) = await gateway.ExecuteAsync(new AbandonLock(name, sessionId), null, bound.Token);
+            return (result as LockAbandoned, revision);
+        }
+        catch (Exception e) when (e is NoLeaderException or OverloadedException or CommitTimeoutException or OperationCanceledException)
+        {
+            return (null, 0);
+        }
+    }
+
+    private static Task<IResult> Abandon(HttpContext http, ICoordinationGateway gateway, string name, AbandonLockRequest body) =>
+        !GatewayCalls.ValidName(name) ? Task.FromResult<IResult>(Problems.InvalidName(name))
+        : body.SessionId == 0 ? Task.FromResult<IResult>(Problems.Validation("sessionId", "sessionId is required: the session that gives up on the lock."))
+        : GatewayCalls.Execute(http, gateway, new AbandonLock(name, body.SessionId), r =>
+        {
+            var abandoned = (LockAbandoned)r;
+            var token = abandoned.Outcome == LockAbandonOutcome.HoldReleased ? abandoned.Token : (ulong?)null;
+            return TypedResults.Ok(new LockAbandonResponse(name, WireNames.Of(abandoned.Outcome), token, abandoned.WaitersGranted));
+        });
 
     private static Task<IResult> Release(HttpContext http, ICoordinationGateway gateway, string name, ReleaseLockRequest body) =>
         !GatewayCalls.ValidName(name) ? Task.FromResult<IResult>(Problems.InvalidName(name))
