@@ -118,7 +118,17 @@ internal static class GatewayCalls
             return (new EventsPage(false, resumeAfter, delivered), resumeAfter);
         }
 
-        var (page, meta) = await gateway.ReadAsync(sm => sm.EventsSince(position, filter), ReadConsistency.Stale, cancellation);
+        var (read, meta) = await gateway.ReadAsync(sm => (Page: sm.EventsSince(position, filter), GrainsApplied: sm.AppliedIndex), ReadConsistency.Stale, cancellation);
+        var page = read.Page;
+        if (!page.Compacted && page.ResumeAfter >= read.GrainsApplied && meta.AppliedIndex > page.ResumeAfter)
+        {
+            // Entries the grains never saw (Raft no-ops, membership changes, retries answered from
+            // their idempotency key) carry no events: a page that reaches the grains' newest entry
+            // reaches the silo's. Resuming any earlier, a watcher would wait for a revision already
+            // applied and read again at once, in a loop, until the next grain command.
+            page = page with { ResumeAfter = meta.AppliedIndex };
+        }
+
         return (page, meta.AppliedIndex);
     }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using System.Text.Json;
 
 namespace Coordination.Tests.Api;
 
@@ -76,6 +77,30 @@ public sealed class DocumentApiTests(SiloFactory silo) : IClassFixture<SiloFacto
         Assert.Equal(first.GetProperty("first").GetUInt64() + 4, (await (await client.GetAsync("/v1/sequences/api-ids")).Json(HttpStatusCode.OK)).GetProperty("last").GetUInt64());
         Assert.Equal("idempotency-key-reused", await (await Next("retry-1", 6)).Problem(HttpStatusCode.UnprocessableEntity));
         Assert.Equal("validation", await (await Next("bad key!", 1)).Problem(HttpStatusCode.BadRequest));
+    }
+
+    [Fact]
+    public async Task An_events_page_reaches_past_entries_that_carry_no_events()
+    {
+        // A retried write is an entry of its own that the grains never see (answered from its key).
+        // A watcher at the write's revision must resume after that entry too, or it would wait for
+        // a revision already applied, read again at once, and spin until the next grain command.
+        var client = await silo.ReadyClientAsync();
+        async Task<JsonElement> Put()
+        {
+            var request = new HttpRequestMessage(HttpMethod.Put, "/v1/config/api-no-events") { Content = System.Net.Http.Json.JsonContent.Create(new { value = 1 }) };
+            request.Headers.Add("Idempotency-Key", "no-events-1");
+            return await (await client.SendAsync(request)).Json(HttpStatusCode.OK);
+        }
+
+        var revision = (await Put()).GetProperty("revision").GetUInt64();
+        await Put();
+        var applied = (await (await client.GetAsync("/v1/cluster")).Json(HttpStatusCode.OK)).GetProperty("appliedIndex").GetUInt64();
+        Assert.True(applied > revision, $"the retry was applied as an entry of its own ({applied} > {revision})");
+
+        var page = await (await client.GetAsync($"/v1/events?after={revision}&waitMs=0")).Json(HttpStatusCode.OK);
+        Assert.Empty(page.GetProperty("events").EnumerateArray());
+        Assert.True(page.GetProperty("resumeAfter").GetUInt64() >= applied, $"resumeAfter {page.GetProperty("resumeAfter")} is before the applied {applied}");
     }
 
     [Fact]
