@@ -57,6 +57,9 @@ public sealed class CoordinationClientOptions
     /// <summary>The wait of one events long-poll (<c>waitMs</c>) used by the watches.</summary>
     public TimeSpan WatchPollWait { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The longest <see cref="WatchPollWait"/>: a silo answers a longer <c>waitMs</c> with 400 validation, so every watch would fail.</summary>
+    public static readonly TimeSpan WatchPollWaitMax = TimeSpan.FromSeconds(60);
+
     /// <summary>How long a watch waits before it polls again after every retry of a poll failed.</summary>
     public TimeSpan WatchRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -98,9 +101,9 @@ public sealed class CoordinationClientOptions
             throw new ArgumentException("Retry delays must satisfy 0 <= RetryBaseDelay <= LeaderChangeRetryDelayMax <= RetryDelayMax.", nameof(RetryBaseDelay));
         }
 
-        if (WatchPollWait <= TimeSpan.Zero || WatchRetryDelay < TimeSpan.Zero)
+        if (WatchPollWait <= TimeSpan.Zero || WatchPollWait > WatchPollWaitMax || WatchRetryDelay < TimeSpan.Zero)
         {
-            throw new ArgumentException("WatchPollWait must be positive and WatchRetryDelay not negative.", nameof(WatchPollWait));
+            throw new ArgumentException($"WatchPollWait must be within 0..{WatchPollWaitMax.TotalSeconds:0} s (a silo refuses longer waits) and WatchRetryDelay not negative.", nameof(WatchPollWait));
         }
 
         if (DefaultSessionTtl < TimeSpan.FromSeconds(1) || DefaultSessionTtl > TimeSpan.FromHours(1))

@@ -32,6 +32,17 @@ public sealed class RegistrationTests
     }
 
     [Theory]
+    [InlineData(0)]
+    [InlineData(61)]
+    public void A_watch_poll_longer_than_a_silo_allows_or_zero_is_refused(int seconds)
+    {
+        var options = new CoordinationClientOptions { Endpoints = [new Uri(ClientFixture.B)], WatchPollWait = TimeSpan.FromSeconds(seconds) };
+        Assert.Throws<ArgumentException>(options.Validate);
+        options.WatchPollWait = CoordinationClientOptions.WatchPollWaitMax;
+        options.Validate();
+    }
+
+    [Theory]
     [InlineData("http://a:5080", 1)]
     [InlineData(" http://a:5080 , http://b:5080,", 2)]
     public void Endpoint_lists_parse_from_comma_separated_text(string text, int count)
