@@ -129,6 +129,9 @@ public sealed partial class CoordinationStateMachine
     /// <summary>Calls <paramref name="action"/> for each event the entry at <see cref="AppliedIndex"/> emitted (none if it emitted none).</summary>
     public void ForEachEventOfLastEntry(Action<GrainEvent> action) => _events.ForEachOfNewest(AppliedIndex, action);
 
+    /// <summary>True when the last entry made more events than the history holds: none of them is kept, the revision reads as compacted.</summary>
+    public bool EventsOfLastEntryDropped => AppliedIndex > 0 && _events.CompactedThrough >= AppliedIndex;
+
     /// <summary>
     /// Checks every invariant across all grains and sessions: each attachment matches a hold, wait,
     /// candidacy or membership and the reverse, and every deadline is scheduled. Costs a full scan;

@@ -60,7 +60,15 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
         {
             // A retried request answered from its idempotency key does not reach the grains: the
             // grains' newest entry is then an older one, whose events were already announced.
-            Signals.NotifyEntry(Grains, static (grains, keep) => grains.ForEachEventOfLastEntry(keep));
+            if (Grains.EventsOfLastEntryDropped)
+            {
+                // Too many events to keep (a mass expiry): every waiter reads, and finds "compacted".
+                Signals.NotifyAll();
+            }
+            else
+            {
+                Signals.NotifyEntry(Grains, static (grains, keep) => grains.ForEachEventOfLastEntry(keep));
+            }
         }
 
         NoticeAddressBook();

@@ -139,6 +139,27 @@ public class GrainSignalsTests
     }
 
     [Fact]
+    public void A_waiter_whose_events_overflowed_the_history_in_one_entry_is_told_to_read()
+    {
+        // One expiry of more sessions than the history holds: the revision is dropped whole and
+        // reads as compacted. Its watchers must be woken to read, not left to miss it.
+        var adapter = new GrainStateMachineAdapter();
+        var create = RequestEnvelope.Encode(null, CommandCodec.Encode(new CreateSession(5_000)));
+        ulong index = 0;
+        for (var session = 0; session <= Limits.EventHistoryMax; session++)
+        {
+            adapter.Apply(++index, 1_000, create);
+        }
+
+        using var watch = (GrainSignals.Subscription)adapter.Signals.Subscribe(GrainKind.Session, "", 0);
+        adapter.Apply(++index, 7_000, RequestEnvelope.Encode(null, CommandCodec.Encode(new AdvanceTime())));
+
+        Assert.True(adapter.Grains.EventsOfLastEntryDropped);
+        Assert.True(watch.IsWoken);
+        Assert.False(watch.TryTakeEvents(index - 1, out _));
+    }
+
+    [Fact]
     public async Task A_cancelled_wait_ends_without_an_event()
     {
         var signals = new GrainSignals();
