@@ -133,6 +133,8 @@ public sealed class CoordinationSession : IAsyncDisposable
     /// <summary>
     /// Acquires a lock, waiting up to <paramref name="wait"/> (30 s when null) in a long-poll. Dispose the
     /// handle to release it. <paramref name="permits"/> is the semaphore size (for <see cref="LockMode.Semaphore"/>).
+    /// Cancelled or failed after the request went out, it abandons the lock (<see cref="AbandonLockAsync"/>)
+    /// before throwing, so no wait or grant is left that this session's keep-alive would hold for nobody.
     /// </summary>
     /// <exception cref="CoordinationException"><c>lock-wait-timeout</c> when the wait ended without a grant; <c>lock-busy</c> when <paramref name="wait"/> is zero.</exception>
     public async Task<LockHandle> AcquireLockAsync(string name, LockMode mode = LockMode.Exclusive, TimeSpan? wait = null, int permits = 1, TimeSpan? maxHold = null, CancellationToken cancellationToken = default)
@@ -142,6 +144,13 @@ public sealed class CoordinationSession : IAsyncDisposable
             ?? throw new CoordinationException("lock-busy", 409, $"Lock '{name}' is busy.");
         return new LockHandle(this, name, mode, token);
     }
+
+    /// <summary>
+    /// Withdraws this session's wait on a lock, or releases its hold there (see <see cref="CoordinationClient.AbandonLockAsync"/>).
+    /// The acquire methods do this on their own when they fail or are cancelled; call it after giving up some other way.
+    /// </summary>
+    public Task<LockAbandonment> AbandonLockAsync(string name, CancellationToken cancellationToken = default) =>
+        _client.AbandonLockAsync(Id, name, cancellationToken);
 
     /// <summary>Tries a lock once: the handle when granted, null when busy.</summary>
     public async Task<LockHandle?> TryAcquireLockAsync(string name, LockMode mode = LockMode.Exclusive, int permits = 1, TimeSpan? maxHold = null, CancellationToken cancellationToken = default)

@@ -138,6 +138,20 @@ public sealed record LockInfo
     public IReadOnlyList<LockWaiter> Waiters { get; init; } = [];
 }
 
+/// <summary>What <c>POST /v1/locks/{name}/abandon</c> found for the session.</summary>
+public sealed record LockAbandonment
+{
+    public string Name { get; init; } = "";
+
+    /// <summary><c>withdrawn</c> (its wait was removed), <c>released</c> (its hold was) or <c>none</c> (it had nothing there).</summary>
+    public string Outcome { get; init; } = "";
+
+    /// <summary>The released hold's fencing token when <see cref="Outcome"/> is <c>released</c>.</summary>
+    public long? Token { get; init; }
+
+    public int WaitersGranted { get; init; }
+}
+
 /// <summary>A candidate of an election (the leader is the first).</summary>
 public sealed record ElectionCandidate
 {

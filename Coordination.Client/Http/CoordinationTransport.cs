@@ -25,6 +25,7 @@ internal sealed class CoordinationTransport
     private readonly HttpClient _http;
     private readonly CoordinationClientOptions _options;
     private readonly ResiliencePipeline _retrying;
+    private readonly ResiliencePipeline _retryingUnsent;
     private readonly ResiliencePipeline _once;
 
     public CoordinationTransport(HttpClient http, CoordinationClientOptions options)
@@ -33,6 +34,7 @@ internal sealed class CoordinationTransport
         _options = options;
         Endpoints = new EndpointSelector(options.Endpoints, options.UseHttp2);
         _retrying = Build(options, retry: options.RetryAttemptsMax > 0);
+        _retryingUnsent = Build(options, retry: options.RetryAttemptsMax > 0, unsentOnly: true);
         _once = Build(options, retry: false);
     }
 
@@ -45,7 +47,7 @@ internal sealed class CoordinationTransport
     /// <exception cref="CoordinationException">The cluster refused the request, or no attempt reached a silo.</exception>
     public async Task<(T Value, ReadMetadata Read)> SendAsync<T>(CoordinationRequest request, JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
-        var pipeline = request.IsRetryable ? _retrying : _once;
+        var pipeline = !request.IsRetryable ? _once : request.RetryUnsentOnly ? _retryingUnsent : _retrying;
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         context.Properties.Set(AttemptTimeoutKey, request.AttemptTimeout ?? _options.AttemptTimeout);
         try
@@ -231,7 +233,7 @@ internal sealed class CoordinationTransport
             : null;
     }
 
-    private static ResiliencePipeline Build(CoordinationClientOptions options, bool retry)
+    private static ResiliencePipeline Build(CoordinationClientOptions options, bool retry, bool unsentOnly = false)
     {
         var builder = new ResiliencePipelineBuilder { TimeProvider = options.TimeProvider };
         if (retry)
@@ -239,8 +241,11 @@ internal sealed class CoordinationTransport
             builder.AddRetry(new RetryStrategyOptions
             {
                 // Only what did not apply or is safe to repeat: connection errors, attempt timeouts, no-leader,
-                // overloaded, and timeout (outcome unknown, repeated with the same idempotency key).
-                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is HttpRequestException or TimeoutRejectedException or CoordinationException { IsTransient: true }),
+                // overloaded, and timeout (outcome unknown, repeated with the same idempotency key). With
+                // unsentOnly, only what never reached the grains (CoordinationRequest.RetryUnsentOnly).
+                ShouldHandle = unsentOnly
+                    ? static args => ValueTask.FromResult(args.Outcome.Exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } or CoordinationException { Error: CoordinationError.NoLeader or CoordinationError.Overloaded })
+                    : static args => ValueTask.FromResult(args.Outcome.Exception is HttpRequestException or TimeoutRejectedException or CoordinationException { IsTransient: true }),
                 MaxRetryAttempts = options.RetryAttemptsMax,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,

@@ -16,6 +16,8 @@ namespace Coordination.Client.Wire;
 [JsonSerializable(typeof(LockGranted))]
 [JsonSerializable(typeof(ReleaseLockRequest))]
 [JsonSerializable(typeof(LockReleased))]
+[JsonSerializable(typeof(AbandonLockRequest))]
+[JsonSerializable(typeof(LockAbandonment))]
 [JsonSerializable(typeof(LockInfo))]
 [JsonSerializable(typeof(CampaignRequest))]
 [JsonSerializable(typeof(CampaignResult))]

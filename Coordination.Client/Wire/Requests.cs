@@ -21,6 +21,8 @@ internal sealed record ReleaseLockRequest(long SessionId, long Token);
 
 internal sealed record LockReleased(string Name, long Token, int WaitersGranted);
 
+internal sealed record AbandonLockRequest(long SessionId);
+
 internal sealed record CampaignRequest(long SessionId, JsonElement? Value);
 
 internal sealed record ProclaimRequest(long Token, JsonElement? Value);
