@@ -43,30 +43,29 @@ internal static class LockEndpoints
         }
 
         ulong queuedAt = 0;
-        var granted = false;
         // The result is awaited even when the caller goes away meanwhile (the silo's request timeout
-        // bounds it): only the result tells whether a grant or a wait is left that nobody will collect
-        // (an already-exists refusal must not abandon the hold the session had before).
+        // bounds it), so a wait nobody will collect is known and abandoned below. An immediate answer
+        // is an ordinary write's: a caller that lost it retries under its idempotency key and gets the
+        // same grant, so it is not abandoned here (that would release the grant the retry is handed).
         var immediate = await GatewayCalls.Execute(http, gateway, new AcquireLock(name, body.SessionId, mode, body.Permits, body.WaitMs, body.MaxHoldMs), r =>
         {
-            if (r is LockGranted grant)
+            if (r is LockGranted granted)
             {
-                granted = true;
-                return TypedResults.Ok(new LockGrantResponse(name, grant.Token));
+                return TypedResults.Ok(new LockGrantResponse(name, granted.Token));
             }
 
             queuedAt = ulong.Parse(http.Response.Headers[GatewayCalls.RevisionHeader]!, System.Globalization.CultureInfo.InvariantCulture);
             return TypedResults.Accepted((string?)null);
         }, CancellationToken.None);
-        if (http.RequestAborted.IsCancellationRequested && (granted || queuedAt != 0))
-        {
-            await TryAbandonAsync(gateway, name, body.SessionId);
-            return Results.Empty;
-        }
-
         if (queuedAt == 0)
         {
             return immediate;
+        }
+
+        if (http.RequestAborted.IsCancellationRequested)
+        {
+            await TryAbandonAsync(gateway, name, body.SessionId);
+            return Results.Empty;
         }
 
         // Queued: long-poll the lock's events until this session is granted or its wait ends.
