@@ -110,7 +110,7 @@ public class SnapshotAndMembershipTests
     }
 
     [Fact]
-    public void A_learner_receives_the_log_but_neither_counts_towards_commitment_nor_campaigns_while_voters_could()
+    public void A_learner_receives_the_log_but_does_not_count_towards_commitment_and_campaigns_only_after_voters_would()
     {
         var group = new RaftGroup(3, learners: 1);
         var leader = group.Elect(1);
@@ -141,6 +141,22 @@ public class SnapshotAndMembershipTests
 
             Assert.NotEqual(RaftRole.Leader, group[4].Node.Role);
         }
+    }
+
+    [Fact]
+    public void A_learner_cut_off_from_the_leader_alone_does_not_disturb_the_voters()
+    {
+        // It campaigns as a last resort, but voters that hear their leader drop its pre-votes.
+        var group = new RaftGroup(3, learners: 1);
+        var leader = group.Elect(1);
+        ProposeAndSettle(group, leader, 2);
+        var term = leader.Node.Term;
+        group.Cut.Add((1, 4));
+        group.Cut.Add((4, 1));
+        group.TickAll(100);
+
+        Assert.Equal(RaftRole.Leader, leader.Node.Role);
+        Assert.All(group.Nodes.Values, n => Assert.Equal(term, n.Node.Term));
     }
 
     [Fact]
@@ -259,7 +275,20 @@ public class LearnerLastResortTests
         // holds a newer term); node 2 is behind node 1, which refuses it; node 4 is a learner.
         group.Isolate(3);
         group.Cut.RemoveWhere(link => link.From != 3 && link.To != 3);
-        group.TickAll(200);
+        // Terms in which the learner was a candidate (it votes for itself); it led one of them if an
+        // entry of that term is in the log (only a term's leader writes entries of it).
+        var learnerTerms = new HashSet<ulong>();
+        for (var tick = 0; tick < 200; tick++)
+        {
+            group.TickAll();
+            if (group[4].Node.Vote == 4)
+            {
+                learnerTerms.Add(group[4].Node.Term);
+            }
+        }
+
+        var log = group[1].Node;
+        Assert.Contains(Enumerable.Range(1, (int)log.LastIndex).Select(i => log.TermAt((ulong)i)), term => term is { } t && learnerTerms.Contains(t));
 
         // Node 4 led until its first entry committed, which replaced node 1's uncommitted promotion,
         // and stepped down; a voter leads and commits again.
