@@ -35,6 +35,9 @@ public enum CoordinationError
 
     /// <summary>An abort of a distributed transaction that already decided commit (<c>already-decided</c>).</summary>
     AlreadyDecided,
+
+    /// <summary>The command is newer than the cluster's command level, lowered during a rolling upgrade (<c>held-back</c>).</summary>
+    HeldBack,
 }
 
 /// <summary>
@@ -66,6 +69,7 @@ public class CoordinationException : Exception
         ["timeout"] = CoordinationError.Timeout,
         ["condition-failed"] = CoordinationError.ConditionFailed,
         ["already-decided"] = CoordinationError.AlreadyDecided,
+        ["held-back"] = CoordinationError.HeldBack,
         ["unreachable"] = CoordinationError.Unreachable,
     };
 

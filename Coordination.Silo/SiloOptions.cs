@@ -64,6 +64,13 @@ public sealed class SiloOptions
     /// </summary>
     public int TickMs { get; set; } = 20;
 
+    /// <summary>
+    /// The newest commands this silo proposes (<see cref="Coordination.Grains.CommandCodec.LevelOf"/>).
+    /// Lower it on the upgraded silos while older ones still run (a rolling upgrade from a build that
+    /// cannot decode them); raise it back, or drop the setting, once every silo runs this build.
+    /// </summary>
+    public int CommandLevel { get; set; } = Coordination.Grains.CommandCodec.LevelCurrent;
+
     public int ElectionTicks { get; set; } = 10;
 
     /// <summary>With <see cref="NodeIdFromHostname"/>, sets <see cref="NodeId"/> from <paramref name="hostName"/>'s ordinal.</summary>
@@ -122,6 +129,11 @@ public sealed class SiloOptions
         if (TickMs is < 1 or > 10_000 || ElectionTicks is < 2 or > 1_000)
         {
             throw new ArgumentException("Coordination:TickMs must be 1..10000 and ElectionTicks 2..1000.");
+        }
+
+        if (CommandLevel is < 1 or > Coordination.Grains.CommandCodec.LevelCurrent)
+        {
+            throw new ArgumentException($"Coordination:CommandLevel must be 1..{Coordination.Grains.CommandCodec.LevelCurrent}.");
         }
 
         if (!Join && ParseMembers().All(m => m.Id != NodeId))

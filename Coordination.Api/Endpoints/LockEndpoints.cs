@@ -122,10 +122,16 @@ internal static class LockEndpoints
         // The wait ended without a grant reaching the caller. Abandon it: a grant that raced this end
         // (or that would come before the wait's deadline) is released, not left to a session whose
         // keep-alive holds the lock for nobody.
-        var (abandoned, revision) = await TryAbandonAsync(gateway, name, body.SessionId);
+        var (abandoned, revision, heldBack) = await TryAbandonAsync(gateway, name, body.SessionId);
         if (http.RequestAborted.IsCancellationRequested)
         {
             return Results.Empty;
+        }
+
+        if (heldBack)
+        {
+            // A rolling upgrade holds the abandon back (Coordination:CommandLevel): the wait ends at its deadline.
+            return Problems.Create(409, "lock-wait-timeout", $"Lock '{name}' was not granted within {body.WaitMs} ms.");
         }
 
         if (abandoned is not null)
@@ -177,18 +183,18 @@ internal static class LockEndpoints
     /// <see cref="AbandonTimeout"/> and never throwing: null when it did not commit (no leader,
     /// overloaded, timed out), and the wait then ends at its deadline as before.
     /// </summary>
-    private static async Task<(LockAbandoned? Abandoned, ulong Revision)> TryAbandonAsync(ICoordinationGateway gateway, string name, ulong sessionId)
+    private static async Task<(LockAbandoned? Abandoned, ulong Revision, bool HeldBack)> TryAbandonAsync(ICoordinationGateway gateway, string name, ulong sessionId)
     {
         // Not the request's token: the caller may be gone already, and that is when this matters most.
         using var bound = new CancellationTokenSource(AbandonTimeout);
         try
         {
             var (result, revision) = await gateway.ExecuteAsync(new AbandonLock(name, sessionId), null, bound.Token);
-            return (result as LockAbandoned, revision);
+            return (result as LockAbandoned, revision, result is Rejected { Code: ErrorCode.HeldBack });
         }
         catch (Exception e) when (e is NoLeaderException or OverloadedException or CommitTimeoutException or OperationCanceledException)
         {
-            return (null, 0);
+            return (null, 0, false);
         }
     }
 

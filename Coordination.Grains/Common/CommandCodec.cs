@@ -9,6 +9,17 @@ namespace Coordination.Grains;
 /// </summary>
 public static class CommandCodec
 {
+    /// <summary>The command level of this build: the newest <see cref="LevelOf"/>.</summary>
+    public const int LevelCurrent = 2;
+
+    /// <summary>
+    /// The build that first understood <paramref name="command"/>: 1 for every command of the first
+    /// release, 2 for <see cref="AbandonLock"/> (2026-11-22). A silo stops on an entry it cannot
+    /// decode, so a leader proposes a command only when its <c>Coordination:CommandLevel</c> allows
+    /// (lowered during a rolling upgrade from an older build, docs: deploy/README.md).
+    /// </summary>
+    public static int LevelOf(Command command) => command is AbandonLock ? 2 : 1;
+
     public static byte[] Encode(Command command)
     {
         var e = new BinaryEncoder();

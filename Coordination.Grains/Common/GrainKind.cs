@@ -41,4 +41,10 @@ public enum ErrorCode : byte
 
     /// <summary>The distributed transaction already decided commit; it can no longer abort.</summary>
     AlreadyDecided = 13,
+
+    /// <summary>
+    /// The command is newer than the silo's <c>CommandLevel</c>: held back while older silos that
+    /// could not apply it may still run (a rolling upgrade). Made by the gateway, never applied.
+    /// </summary>
+    HeldBack = 14,
 }
