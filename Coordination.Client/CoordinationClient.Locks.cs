@@ -60,7 +60,7 @@ public sealed partial class CoordinationClient
     /// (those refused the acquire, or say its wait ended, and the silo abandoned it then). A refusal such as
     /// <c>already-exists</c> must not abandon: the session's earlier hold is not this call's to end.
     /// </summary>
-    private static bool MayHaveQueuedOrGranted(Exception e) =>
+    internal static bool MayHaveQueuedOrGranted(Exception e) =>
         e is not CoordinationException { Status: >= 400 and < 500, Error: not CoordinationError.Unknown };
 
     /// <summary>

@@ -167,26 +167,50 @@ public sealed class CoordinationSession : IAsyncDisposable
 
     /// <summary>
     /// Campaigns and returns once this session leads the election (watching its events while queued), with
-    /// the leadership's fencing token. Cancelled when the session is lost.
+    /// the leadership's fencing token. Cancelled when the session is lost. Cancelled or failed after the
+    /// campaign may have reached a silo, it resigns (bounded, best effort) before rethrowing: a candidacy
+    /// left queued would later become a leadership that nobody acts on, kept alive by the session.
     /// </summary>
     public async Task<long> CampaignUntilLeaderAsync(string election, JsonElement? value = null, CancellationToken cancellationToken = default)
     {
-        var result = await CampaignAsync(election, value, cancellationToken).ConfigureAwait(false);
-        if (result is { Leader: true, Token: { } token })
+        try
         {
-            return token;
-        }
-
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, SessionLost);
-        await foreach (var observation in _client.ObserveElectionAsync(election, linked.Token).ConfigureAwait(false))
-        {
-            if (observation.LeaderSessionId == Id && observation.Token is { } leaderToken)
+            var result = await CampaignAsync(election, value, cancellationToken).ConfigureAwait(false);
+            if (result is { Leader: true, Token: { } token })
             {
-                return leaderToken;
+                return token;
             }
-        }
 
-        throw new InvalidOperationException("An election observation never ends on its own.");
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, SessionLost);
+            await foreach (var observation in _client.ObserveElectionAsync(election, linked.Token).ConfigureAwait(false))
+            {
+                if (observation.LeaderSessionId == Id && observation.Token is { } leaderToken)
+                {
+                    return leaderToken;
+                }
+            }
+
+            throw new InvalidOperationException("An election observation never ends on its own.");
+        }
+        catch (Exception e) when (CoordinationClient.MayHaveQueuedOrGranted(e))
+        {
+            await TryResignAsync(election).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary><see cref="ResignAsync"/> after a campaign given up on: bounded, not by the caller's token, never throwing.</summary>
+    private async Task TryResignAsync(string election)
+    {
+        using var bound = new CancellationTokenSource(_client.Options.AttemptTimeout, _time);
+        try
+        {
+            await ResignAsync(election, bound.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is CoordinationException || (e is OperationCanceledException && bound.IsCancellationRequested))
+        {
+            // Best effort (a lost session has no candidacy left): the campaign's failure is what the caller hears about.
+        }
     }
 
     /// <summary>Leaves an election (as leader or candidate); true when this session was the leader.</summary>
