@@ -116,6 +116,9 @@ public static class CoordinationApi
         IResult problem = error switch
         {
             BadHttpRequestException { StatusCode: 413 } => Problems.Create(413, "body-too-large", $"At most {RequestBodyBytesMax} bytes are accepted."),
+            // A query or route value that does not parse (after=-1) is not a JSON problem.
+            BadHttpRequestException bad when bad.InnerException is not System.Text.Json.JsonException && bad.Message.StartsWith("Failed to bind parameter", StringComparison.Ordinal)
+                => Problems.Create(400, "validation", bad.Message),
             BadHttpRequestException bad => Problems.Create(400, "malformed-json", bad.InnerException?.Message ?? bad.Message),
             NoLeaderException noLeader => Problems.Create(503, "no-leader", noLeader.Message),
             OverloadedException overloaded => Problems.Create(503, "overloaded", overloaded.Message),

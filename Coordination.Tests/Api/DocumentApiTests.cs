@@ -104,6 +104,14 @@ public sealed class DocumentApiTests(SiloFactory silo) : IClassFixture<SiloFacto
     }
 
     [Fact]
+    public async Task A_query_value_that_does_not_parse_is_a_validation_error_not_malformed_json()
+    {
+        var client = await silo.ReadyClientAsync();
+        Assert.Equal("validation", await (await client.GetAsync("/v1/events?after=-1")).Problem(HttpStatusCode.BadRequest));
+        Assert.Equal("malformed-json", await (await client.PutAsync("/v1/config/api-bad-json", new StringContent("{\"value\":", Encoding.UTF8, "application/json"))).Problem(HttpStatusCode.BadRequest));
+    }
+
+    [Fact]
     public async Task Sequences_hand_out_unique_increasing_ranges()
     {
         var client = await silo.ReadyClientAsync();
