@@ -43,6 +43,11 @@ public sealed class SiloGateway(SiloRuntime silo, TimeProvider time) : ICoordina
             return (new Rejected(ErrorCode.InvalidArgument, e.Message), silo.State.AppliedIndex);
         }
 
+        if (CommandChecks.OfValues(command) is { } refused)
+        {
+            return (refused, silo.State.AppliedIndex);
+        }
+
         if (CommandCodec.LevelOf(command) > silo.Options.CommandLevel)
         {
             return (new Rejected(ErrorCode.HeldBack, $"{command.GetType().Name} is held back: Coordination:CommandLevel is {silo.Options.CommandLevel}, the command needs {CommandCodec.LevelOf(command)} (older silos may still run)."), silo.State.AppliedIndex);

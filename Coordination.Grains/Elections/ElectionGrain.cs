@@ -8,11 +8,15 @@ internal static class ElectionGrain
 {
     private const GrainKind Kind = GrainKind.Election;
 
+    internal static Rejected? CheckValue(byte[] value) => value.Length > Limits.ElectionValueBytesMax
+        ? new Rejected(ErrorCode.LimitExceeded, $"An election value is at most {Limits.ElectionValueBytesMax} bytes (ElectionValueBytesMax).")
+        : null;
+
     public static CommandResult Campaign(ElectionState state, Campaign c, StepContext ctx)
     {
-        if (c.Value.Length > Limits.ElectionValueBytesMax)
+        if (CheckValue(c.Value) is { } valueRejected)
         {
-            return new Rejected(ErrorCode.LimitExceeded, $"An election value is at most {Limits.ElectionValueBytesMax} bytes (ElectionValueBytesMax).");
+            return valueRejected;
         }
 
         if (ctx.Sessions.CheckAttach(c.SessionId, Kind, c.Name, ctx.NowMs) is { } sessionRejected)
@@ -49,9 +53,9 @@ internal static class ElectionGrain
             return new Rejected(ErrorCode.WrongToken, $"Token {c.Token} is not the current term of election '{c.Name}'.");
         }
 
-        if (c.Value.Length > Limits.ElectionValueBytesMax)
+        if (CheckValue(c.Value) is { } valueRejected)
         {
-            return new Rejected(ErrorCode.LimitExceeded, $"An election value is at most {Limits.ElectionValueBytesMax} bytes (ElectionValueBytesMax).");
+            return valueRejected;
         }
 
         state.Candidates[0] = state.Candidates[0] with { Value = c.Value };

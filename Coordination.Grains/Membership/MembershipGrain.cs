@@ -86,6 +86,6 @@ internal static class MembershipGrain
         }
     }
 
-    private static Rejected? CheckMetadata(byte[] metadata) =>
+    internal static Rejected? CheckMetadata(byte[] metadata) =>
         JsonValue.Check(metadata, Limits.MetadataBytesMax, nameof(Limits.MetadataBytesMax), "Member metadata", allowEmpty: true);
 }

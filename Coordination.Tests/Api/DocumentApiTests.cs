@@ -112,6 +112,17 @@ public sealed class DocumentApiTests(SiloFactory silo) : IClassFixture<SiloFacto
     }
 
     [Fact]
+    public async Task A_value_over_its_limit_is_refused_without_taking_a_log_entry()
+    {
+        var client = await silo.ReadyClientAsync();
+        var applied = await client.Applied();
+        var big = new StringContent("{\"value\":\"" + new string('x', 70_000) + "\"}", Encoding.UTF8, "application/json");
+        Assert.Equal("limit-exceeded", await (await client.PutAsync("/v1/config/api-too-big", big)).Problem(HttpStatusCode.UnprocessableEntity));
+        Assert.Equal(applied, await client.Applied());
+        Assert.Equal("not-found", await (await client.GetAsync("/v1/config/api-too-big")).Problem(HttpStatusCode.NotFound));
+    }
+
+    [Fact]
     public async Task Sequences_hand_out_unique_increasing_ranges()
     {
         var client = await silo.ReadyClientAsync();
