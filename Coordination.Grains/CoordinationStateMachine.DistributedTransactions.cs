@@ -64,7 +64,7 @@ public sealed partial class CoordinationStateMachine
         return new DistributedTransactionResult(transaction.ToView());
     }
 
-    internal static Rejected? CheckParticipant(ParticipantSpec p)
+    private static Rejected? CheckParticipant(ParticipantSpec p)
     {
         if (!Names.IsValid(p.Name))
         {
