@@ -25,6 +25,18 @@ internal static class ClientFixture
         return new CoordinationClient(new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan }, options);
     }
 
+    /// <summary>A client of an in-process silo (over its test server), once the silo has a leader.</summary>
+    public static async Task<CoordinationClient> ReadyCoordinationClientAsync(this Api.SiloFactory silo, TimeSpan? watchPollWait = null)
+    {
+        using var ready = await Api.Http.ReadyClientAsync(silo);
+        return new CoordinationClient(new HttpClient(silo.Server.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan }, new CoordinationClientOptions
+        {
+            Endpoints = [silo.Server.BaseAddress],
+            RetryBaseDelay = TimeSpan.FromMilliseconds(10),
+            WatchPollWait = watchPollWait ?? new CoordinationClientOptions().WatchPollWait,
+        });
+    }
+
     /// <summary>Scripts <c>GET /v1/cluster</c> on <paramref name="at"/> (a base URL, or "/" for any silo): silos 1, 2, 3 at A, B, C and the given leader.</summary>
     public static FakeHandler Cluster(this FakeHandler handler, string at, int? leader, int times = 1) =>
         handler.Json("GET", at + "v1/cluster", $$"""

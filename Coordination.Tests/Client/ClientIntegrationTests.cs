@@ -16,17 +16,7 @@ public sealed class ClientIntegrationTests(SiloFactory silo) : IClassFixture<Sil
 
     private static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement.Clone();
 
-    private async Task<CoordinationClient> ClientAsync()
-    {
-        using var ready = await silo.ReadyClientAsync();
-        var http = new HttpClient(silo.Server.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan };
-        return new CoordinationClient(http, new CoordinationClientOptions
-        {
-            Endpoints = [silo.Server.BaseAddress],
-            RetryBaseDelay = TimeSpan.FromMilliseconds(10),
-            WatchPollWait = TimeSpan.FromSeconds(5),
-        });
-    }
+    private Task<CoordinationClient> ClientAsync() => silo.ReadyCoordinationClientAsync(watchPollWait: TimeSpan.FromSeconds(5));
 
     [Fact]
     public async Task The_client_learns_the_leader_from_the_cluster_document()

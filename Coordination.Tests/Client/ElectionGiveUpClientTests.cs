@@ -14,10 +14,7 @@ public sealed class ElectionGiveUpClientTests(SiloFactory silo) : IClassFixture<
     [Fact]
     public async Task Cancelling_CampaignUntilLeaderAsync_resigns_so_the_next_candidate_leads()
     {
-        await silo.ReadyClientAsync();
-        using var client = new CoordinationClient(
-            new HttpClient(silo.Server.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan },
-            new CoordinationClientOptions { Endpoints = [silo.Server.BaseAddress], RetryBaseDelay = TimeSpan.FromMilliseconds(10) });
+        using var client = await silo.ReadyCoordinationClientAsync();
         await using var leader = await client.CreateSessionAsync(TimeSpan.FromSeconds(30));
         await using var gaveUp = await client.CreateSessionAsync(TimeSpan.FromSeconds(30));
         await using var next = await client.CreateSessionAsync(TimeSpan.FromSeconds(30));

@@ -152,9 +152,7 @@ public sealed class LockAbandonClientIntegrationTests(SiloFactory silo) : IClass
     public async Task Cancelling_AcquireLockAsync_leaves_no_hold_behind()
     {
         using var http = await silo.ReadyClientAsync();
-        using var client = new CoordinationClient(
-            new HttpClient(silo.Server.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan },
-            new CoordinationClientOptions { Endpoints = [silo.Server.BaseAddress], RetryBaseDelay = TimeSpan.FromMilliseconds(10) });
+        using var client = await silo.ReadyCoordinationClientAsync();
         await using var holder = await client.CreateSessionAsync(TimeSpan.FromSeconds(30));
         await using var gaveUp = await client.CreateSessionAsync(TimeSpan.FromSeconds(30));
         await using var next = await client.CreateSessionAsync(TimeSpan.FromSeconds(30));
