@@ -20,7 +20,7 @@ internal static class LockEndpoints
     {
         group.MapPost("/{name}/acquire", Acquire).Produces<LockGrantResponse>().ProducesProblem(409);
         group.MapPost("/{name}/release", Release).Produces<LockReleaseResponse>().ProducesProblem(409);
-        group.MapPost("/{name}/abandon", Abandon).Produces<LockAbandonResponse>().ProducesProblem(400);
+        group.MapPost("/{name}/abandon", Abandon).Produces<LockAbandonResponse>().ProducesProblem(400).ProducesProblem(409);
         group.MapGet("/{name}", Inspect).Produces<LockInfoResponse>();
         return group;
     }
@@ -84,6 +84,13 @@ internal static class LockEndpoints
                 var (page, _) = await GatewayCalls.EventsAfterAsync(gateway, filter, after, woken, timeout.Token);
                 if (Outcome(http, page, name, body) is { } outcome)
                 {
+                    if (outcome is Microsoft.AspNetCore.Http.HttpResults.Ok<LockGrantResponse> && http.RequestAborted.IsCancellationRequested)
+                    {
+                        // Granted, but its caller is gone: nobody would collect the grant.
+                        await TryAbandonAsync(gateway, name, body.SessionId);
+                        return Results.Empty;
+                    }
+
                     return outcome;
                 }
 
@@ -114,9 +121,11 @@ internal static class LockEndpoints
         }
         catch (Exception e) when (e is NoLeaderException or OverloadedException)
         {
-            // A read of the wait failed (this silo lost the leader): nobody will collect a grant either.
+            // A read of the wait failed (this silo lost the leader): nobody will collect a grant
+            // either. The acquire was applied (queued), so the answer is "outcome unknown", never
+            // no-leader, which promises nothing was applied and invites a retry under the same key.
             await TryAbandonAsync(gateway, name, body.SessionId);
-            throw;
+            return Problems.Create(504, "timeout", $"The wait for lock '{name}' was cut off ({e.Message}); it was queued and then abandoned, unless the abandon did not commit (inspect the lock).");
         }
 
         // The wait ended without a grant reaching the caller. Abandon it: a grant that raced this end
