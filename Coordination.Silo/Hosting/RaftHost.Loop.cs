@@ -92,6 +92,11 @@ public sealed partial class RaftHost
             {
                 OnLeadershipChanged(_node.Role);
             }
+            else if (_leaderDutiesPending)
+            {
+                // Refused before (a full uncommitted tail, a transfer): they still go first.
+                ProposeLeaderDuties();
+            }
 
             ProposeBatch(proposals);
             StartReads(reads);
