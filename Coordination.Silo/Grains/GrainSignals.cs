@@ -59,6 +59,7 @@ public sealed class GrainSignals
             forEachEvent(state, _keep);
             foreach (var signal in _due)
             {
+                signal.Due = false;
                 Wake(signal);
             }
 
@@ -85,8 +86,9 @@ public sealed class GrainSignals
                 subscriber.Keep(e);
             }
 
-            if (!_due.Contains(signal))
+            if (!signal.Due)
             {
+                signal.Due = true;
                 _due.Add(signal);
             }
         }
@@ -167,6 +169,9 @@ public sealed class GrainSignals
 
     private sealed class Signal
     {
+        /// <summary>In <see cref="_due"/> for the entry being announced (a flag, not a search: a mass expiry has thousands of events).</summary>
+        public bool Due { get; set; }
+
         public TaskCompletionSource Fired { get; set; } = NewFired();
 
         public List<Subscription> Subscribers { get; } = [];
