@@ -33,7 +33,7 @@ public static class CoordinationApi
         });
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddOpenApi();
-        services.AddHttpClient(LeaderForwardingMiddleware.ClientName, c => c.Timeout = TimeSpan.FromSeconds(65))
+        services.AddHttpClient(LeaderForwardingMiddleware.ClientName, c => c.Timeout = LeaderForwardingMiddleware.ForwardTimeout)
             .ConfigurePrimaryHttpMessageHandler(sp => new SocketsHttpHandler
             {
                 EnableMultipleHttp2Connections = true,
@@ -110,6 +110,14 @@ public static class CoordinationApi
         await next();
     }
 
+    /// <summary>The parameter named by ASP.NET's binding failure ("Failed to bind parameter \"ulong after\" from ..."): "after".</summary>
+    private static string BoundParameter(string message)
+    {
+        var open = message.IndexOf('"', StringComparison.Ordinal);
+        var close = open < 0 ? -1 : message.IndexOf('"', open + 1);
+        return close < 0 ? "query" : message[(open + 1)..close].Split(' ')[^1];
+    }
+
     private static async Task WriteProblemForException(HttpContext http)
     {
         var error = http.Features.Get<IExceptionHandlerFeature>()?.Error;
@@ -118,7 +126,7 @@ public static class CoordinationApi
             BadHttpRequestException { StatusCode: 413 } => Problems.Create(413, "body-too-large", $"At most {RequestBodyBytesMax} bytes are accepted."),
             // A query or route value that does not parse (after=-1) is not a JSON problem.
             BadHttpRequestException bad when bad.InnerException is not System.Text.Json.JsonException && bad.Message.StartsWith("Failed to bind parameter", StringComparison.Ordinal)
-                => Problems.Create(400, "validation", bad.Message),
+                => Problems.Validation(BoundParameter(bad.Message), bad.Message),
             BadHttpRequestException bad => Problems.Create(400, "malformed-json", bad.InnerException?.Message ?? bad.Message),
             NoLeaderException noLeader => Problems.Create(503, "no-leader", noLeader.Message),
             OverloadedException overloaded => Problems.Create(503, "overloaded", overloaded.Message),

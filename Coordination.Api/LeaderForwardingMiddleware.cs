@@ -28,6 +28,14 @@ public sealed class LeaderForwardingMiddleware(RequestDelegate next, IHttpClient
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// The longest a forwarded request may take: the longest wait a write may ask for (a blocking lock
+    /// acquire, <c>LockWaitMsMax</c>) and a minute of grace. Shorter, a long acquire sent to a follower
+    /// was cut off (504) and its wait abandoned by the leader; a caller that gives up sooner cancels the
+    /// forward itself.
+    /// </summary>
+    public static readonly TimeSpan ForwardTimeout = TimeSpan.FromMilliseconds(Coordination.Grains.Limits.LockWaitMsMax) + TimeSpan.FromSeconds(65);
+
+    /// <summary>
     /// The forwarding client's <see cref="SocketsHttpHandler.ConnectCallback"/>: <paramref name="connect"/> (a TCP
     /// connect, like the handler's own, by default) that fails with <see cref="TimeoutException"/> after
     /// <paramref name="timeout"/>. The handler reports a failed callback as <see cref="HttpRequestError.ConnectionError"/>,

@@ -237,7 +237,7 @@ public sealed class LeaderForwardingTests : IAsyncLifetime
     /// <summary>Every client over one handler, with the silo's forwarding timeout.</summary>
     private sealed class OneClientFactory(HttpMessageHandler handler) : IHttpClientFactory
     {
-        public HttpClient CreateClient(string name) => new(handler, disposeHandler: false) { Timeout = TimeSpan.FromSeconds(65) };
+        public HttpClient CreateClient(string name) => new(handler, disposeHandler: false) { Timeout = LeaderForwardingMiddleware.ForwardTimeout };
     }
 
     private sealed class StubHandler(Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> send) : HttpMessageHandler
