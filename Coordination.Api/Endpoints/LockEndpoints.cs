@@ -84,6 +84,15 @@ internal static class LockEndpoints
                 var (page, _) = await GatewayCalls.EventsAfterAsync(gateway, filter, after, woken, timeout.Token);
                 if (Outcome(http, page, name, body) is { } outcome)
                 {
+                    if (ReferenceEquals(outcome, WaitEnded))
+                    {
+                        // The session's end removes its waits in the same step, and is not a lock event.
+                        var (session, _) = await gateway.ReadAsync(sm => sm.GetSession(body.SessionId), ReadConsistency.Stale, timeout.Token);
+                        return session is null
+                            ? Problems.Create(410, "session-expired", $"Session {body.SessionId} ended while waiting for lock '{name}'.")
+                            : Problems.Create(409, "lock-wait-timeout", $"Lock '{name}' was not granted within {body.WaitMs} ms.");
+                    }
+
                     if (outcome is Microsoft.AspNetCore.Http.HttpResults.Ok<LockGrantResponse> && http.RequestAborted.IsCancellationRequested)
                     {
                         // Granted, but its caller is gone: nobody would collect the grant.
@@ -159,6 +168,9 @@ internal static class LockEndpoints
     /// counts only if the page does not end it too: a retry of the request (same idempotency key) can
     /// find the grant already abandoned by the attempt whose caller went away.
     /// </summary>
+    /// <summary><see cref="Outcome"/>: the wait ended without a grant (its deadline, or its session's end: the caller tells which).</summary>
+    private static readonly IResult WaitEnded = new Marker();
+
     private static IResult? Outcome(HttpContext http, EventsPage page, string name, AcquireLockRequest body)
     {
         GrainEvent? grant = null;
@@ -172,9 +184,7 @@ internal static class LockEndpoints
                 case EventType.LockReleased or EventType.LockHoldRevoked when grant is not null:
                     return Problems.Create(409, "lock-wait-timeout", $"Lock '{name}' was granted, but the grant ended (abandoned, released or revoked) before this answer.");
                 case EventType.LockWaitEnded:
-                    return Problems.Create(409, "lock-wait-timeout", $"Lock '{name}' was not granted within {body.WaitMs} ms.");
-                case EventType.SessionExpired or EventType.SessionRevoked:
-                    return Problems.Create(410, "session-expired", $"Session {body.SessionId} ended while waiting for lock '{name}'.");
+                    return WaitEnded;
             }
         }
 
@@ -232,4 +242,10 @@ internal static class LockEndpoints
             info.Permits,
             [.. info.Holders.Select(h => new LockHolderDto(h.SessionId, WireNames.Of(h.Mode), h.Token, h.SinceMs, h.RevokeAtMs))],
             [.. info.Waiters.Select(w => new LockWaiterDto(w.SessionId, WireNames.Of(w.Mode), w.QueuedRevision, w.QueuedAtMs, w.DeadlineMs))])));
+
+    /// <summary>A result that is never written: <see cref="WaitEnded"/> only says what happened.</summary>
+    private sealed class Marker : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext) => throw new InvalidOperationException("A marker result is never written.");
+    }
 }

@@ -84,6 +84,17 @@ public sealed class LockAndSessionApiTests(SiloFactory silo) : IClassFixture<Sil
     }
 
     [Fact]
+    public async Task A_blocking_acquire_whose_session_expires_meanwhile_is_told_the_session_ended()
+    {
+        var client = await silo.ReadyClientAsync();
+        var holder = await client.Session();
+        var waiter = await client.Session(ttlMs: 1_000); // never kept alive
+        await (await client.Post("/v1/locks/api-expiring/acquire", new { sessionId = holder })).Json(HttpStatusCode.OK);
+        var response = await client.Post("/v1/locks/api-expiring/acquire", new { sessionId = waiter, waitMs = 30_000 }).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal("session-expired", await response.Problem(HttpStatusCode.Gone));
+    }
+
+    [Fact]
     public async Task A_semaphore_grants_up_to_its_permits()
     {
         var client = await silo.ReadyClientAsync();
