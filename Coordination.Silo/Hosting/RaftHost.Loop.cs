@@ -317,7 +317,8 @@ public sealed partial class RaftHost
         }
 
         // A new leader's duties stay due until proposed (a refused proposal is tried again each
-        // tick, and nothing expires meanwhile: OnTick proposes no due commands while they are).
+        // round, before its requests, and nothing expires meanwhile: OnTick proposes no due
+        // commands while they are).
         _leaderDutiesPending = role == RaftRole.Leader && (_lastRole != RaftRole.Leader || _leaderDutiesPending);
         _lastRole = role;
         _lastLeader = _node.Leader;
