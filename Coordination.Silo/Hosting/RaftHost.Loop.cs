@@ -316,6 +316,18 @@ public sealed partial class RaftHost
             _logger.LogInformation("Silo {Node}: leader is now {Leader} in term {Term}", _node.Id, _node.Leader, _node.Term);
         }
 
+        if (_node.Leader != _lastLeader && _readsAwaitingIndex.Count > 0)
+        {
+            // The leader that was to confirm these reads' index is gone (or this node was it): the
+            // core dropped them, and they would only end at their timeout. A read is safe to retry.
+            foreach (var read in _readsAwaitingIndex.Values.SelectMany(b => b.Reads))
+            {
+                read.Completion.TrySetException(new NotLeaderException(_node.Leader));
+            }
+
+            _readsAwaitingIndex.Clear();
+        }
+
         // A new leader's duties stay due until proposed (a refused proposal is tried again each
         // round, before its requests, and nothing expires meanwhile: OnTick proposes no due
         // commands while they are).

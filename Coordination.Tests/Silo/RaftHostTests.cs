@@ -127,6 +127,25 @@ public sealed class RaftHostTests : IAsyncLifetime
         Assert.True(_silos[next.Status.NodeId].State.LeaderTakeovers >= 1);
     }
 
+    [Fact]
+    public async Task A_read_waiting_for_its_index_fails_as_soon_as_its_leader_is_lost_not_at_its_timeout()
+    {
+        var leader = await LeaderAsync();
+        var leaderId = leader.Status.NodeId;
+        var followerId = _silos.Keys.First(id => id != leaderId);
+        var follower = _silos[followerId];
+
+        // Cut the two apart (a refused port on loopback): the follower's read index request is lost,
+        // and without heartbeats it soon stops following.
+        follower.Transport.SetPeer(leaderId, "127.0.0.1:1");
+        _silos[leaderId].Transport.SetPeer(followerId, "127.0.0.1:1");
+        var read = follower.Host.QueryAsync(() => 1, linearizable: true);
+
+        // Its timeout is 10 s (RequestTimeout); the loss of the leader comes within an election timeout.
+        var error = await Record.ExceptionAsync(() => read.WaitAsync(TimeSpan.FromSeconds(8)));
+        Assert.IsType<NotLeaderException>(error);
+    }
+
     /// <summary>
     /// A new leader's duty (the grains' session extension) must come before every request it takes:
     /// requests that arrive in the same round as the vote that elects it were proposed first, so a
