@@ -86,11 +86,17 @@ internal static class LockGrain
             return refused;
         }
 
-        var index = state.HolderIndex(c.SessionId);
-        var holder = state.Holders[index];
-        RemoveHolder(state, c.Name, index, EventType.LockReleased, ctx);
-        ctx.Sessions.Detach(c.SessionId, Kind, c.Name);
-        return new LockReleased(c.Name, holder.Token, GrantWaiters(state, c.Name, ctx));
+        var (token, granted) = ReleaseHold(state, c.Name, c.SessionId, state.HolderIndex(c.SessionId), ctx);
+        return new LockReleased(c.Name, token, granted);
+    }
+
+    /// <summary>Ends the hold at <paramref name="index"/> as a release does, and grants the queue; returns the hold's token and how many were granted.</summary>
+    private static (ulong Token, int Granted) ReleaseHold(LockState state, string name, ulong sessionId, int index, StepContext ctx)
+    {
+        var token = state.Holders[index].Token;
+        RemoveHolder(state, name, index, EventType.LockReleased, ctx);
+        ctx.Sessions.Detach(sessionId, Kind, name);
+        return (token, GrantWaiters(state, name, ctx));
     }
 
     /// <summary>
@@ -102,10 +108,8 @@ internal static class LockGrain
         var holder = state.HolderIndex(c.SessionId);
         if (holder >= 0)
         {
-            var token = state.Holders[holder].Token;
-            RemoveHolder(state, c.Name, holder, EventType.LockReleased, ctx);
-            ctx.Sessions.Detach(c.SessionId, Kind, c.Name);
-            return new LockAbandoned(c.Name, LockAbandonOutcome.HoldReleased, token, GrantWaiters(state, c.Name, ctx));
+            var (token, granted) = ReleaseHold(state, c.Name, c.SessionId, holder, ctx);
+            return new LockAbandoned(c.Name, LockAbandonOutcome.HoldReleased, token, granted);
         }
 
         if (state.WaiterIndex(c.SessionId) >= 0)
