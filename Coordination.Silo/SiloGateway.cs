@@ -93,7 +93,7 @@ public sealed class SiloGateway(SiloRuntime silo, TimeProvider time) : ICoordina
         }
 
         var (session, meta) = await ReadAsync(sm => sm.GetSession(renew.SessionId), ReadConsistency.Linearizable, cancellation);
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var now = silo.Host.ClockNowMs();
         return session is not null && session.DeadlineMs - now > session.TtlMs / 2
             ? (new SessionRenewed(session.SessionId, session.DeadlineMs), meta.AppliedIndex)
             : null;
@@ -105,7 +105,7 @@ public sealed class SiloGateway(SiloRuntime silo, TimeProvider time) : ICoordina
         return await Translate(silo.Host.QueryAsync(() =>
         {
             var status = silo.Host.Status;
-            long? contact = status.Role == RaftRole.Leader ? 0 : status.LastLeaderContact == default ? null : (long)(time.GetUtcNow() - status.LastLeaderContact).TotalMilliseconds;
+            long? contact = status.Role == RaftRole.Leader ? 0 : status.LastLeaderContact == 0 ? null : (long)time.GetElapsedTime(status.LastLeaderContact).TotalMilliseconds;
             return (query(silo.State.Grains), new ReadMeta(silo.State.AppliedIndex, !linearizable, contact));
         }, linearizable, cancellation), timeout: m => new NoLeaderException(m));
     }

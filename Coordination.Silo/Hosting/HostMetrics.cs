@@ -15,6 +15,7 @@ public sealed class HostMetrics : IDisposable
         LeaderChanges = _meter.CreateCounter<long>("coordination_leader_changes", description: "Times this silo saw a new leader");
         SyncSeconds = _meter.CreateHistogram<double>("coordination_log_sync_seconds", "s", "Time to persist and sync one Ready");
         CommitSeconds = _meter.CreateHistogram<double>("coordination_commit_seconds", "s", "Time from proposal to application on the leader");
+        ClockSteps = _meter.CreateCounter<long>("coordination_clock_steps", description: "Jumps of the wall clock that entry stamps did not follow");
         RequestSeconds = _meter.CreateHistogram<double>("coordination_http_request_seconds", "s", "REST requests by method and status class, and their latency");
     }
 
@@ -29,6 +30,8 @@ public sealed class HostMetrics : IDisposable
     public Histogram<double> SyncSeconds { get; }
 
     public Histogram<double> CommitSeconds { get; }
+
+    public Counter<long> ClockSteps { get; }
 
     public void Dispose() => _meter.Dispose();
 }

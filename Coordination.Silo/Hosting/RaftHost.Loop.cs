@@ -57,12 +57,15 @@ public sealed partial class RaftHost
     private async Task LoopAsync()
     {
         var stopping = _stopping.Token;
-        var nextTick = _time.GetUtcNow() + _options.TickInterval;
+        // Ticks follow the monotonic clock: a wall clock stepped back would stop them (no heartbeats,
+        // no elections) until it caught up, one stepped ahead would skip them.
+        var tickInterval = TimestampTicks(_options.TickInterval);
+        var nextTick = _time.GetTimestamp() + tickInterval;
         var proposals = new List<ProposalWaiter>();
         var reads = new List<ReadWork>();
         while (!stopping.IsCancellationRequested)
         {
-            var wait = nextTick - _time.GetUtcNow();
+            var wait = _time.GetElapsedTime(_time.GetTimestamp(), nextTick);
             if (wait > TimeSpan.Zero && !_inbox.Reader.TryPeek(out _))
             {
                 using var tickWait = CancellationTokenSource.CreateLinkedTokenSource(stopping);
@@ -100,23 +103,26 @@ public sealed partial class RaftHost
 
             ProposeBatch(proposals);
             StartReads(reads);
-            for (var ticks = 0; ticks < TicksCaughtUpPerRoundMax && _time.GetUtcNow() >= nextTick; ticks++)
+            for (var ticks = 0; ticks < TicksCaughtUpPerRoundMax && _time.GetTimestamp() >= nextTick; ticks++)
             {
                 _node.Tick();
-                nextTick += _options.TickInterval;
+                nextTick += tickInterval;
                 OnTick();
             }
 
-            if (_time.GetUtcNow() >= nextTick)
+            if (_time.GetTimestamp() >= nextTick)
             {
                 // The loop fell behind (a long sync or GC pause): skip missed ticks rather than burst them.
-                nextTick = _time.GetUtcNow() + _options.TickInterval;
+                nextTick = _time.GetTimestamp() + tickInterval;
             }
 
             ProcessReady();
             _status = Snapshot();
         }
     }
+
+    /// <summary><paramref name="interval"/> in the <see cref="TimeProvider"/>'s timestamp units.</summary>
+    private long TimestampTicks(TimeSpan interval) => (long)(interval.Ticks * (double)_time.TimestampFrequency / TimeSpan.TicksPerSecond);
 
     private void Handle(Work work, List<ProposalWaiter> proposals, List<ReadWork> reads)
     {
@@ -125,7 +131,7 @@ public sealed partial class RaftHost
             case StepWork step:
                 if (step.Message.Kind is MessageKind.Append or MessageKind.Heartbeat or MessageKind.InstallSnapshot)
                 {
-                    _lastLeaderContact = _time.GetUtcNow();
+                    _lastLeaderContact = _time.GetTimestamp();
                 }
 
                 _node.Step(step.Message);
@@ -212,7 +218,7 @@ public sealed partial class RaftHost
             return;
         }
 
-        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var now = _clock.NowMs();
         var ids = new ulong[proposals.Count];
         var batch = new byte[proposals.Count][];
         for (var i = 0; i < proposals.Count; i++)
@@ -297,13 +303,17 @@ public sealed partial class RaftHost
         }
 
         ExpireRequests();
+
+        // Read the clock every tick in every role, so a step is seen against a recent reading and a
+        // follower that becomes leader stamps from a clock that has already taken its steps out.
+        _ = _clock.NowMs();
         if (role == RaftRole.Leader && _leaderDutiesPending)
         {
             ProposeLeaderDuties();
         }
         else if (role == RaftRole.Leader && _stateMachine.AppliedIndex >= _dutyIndex)
         {
-            ProposeDuties(_stateMachine.DueCommands(_time.GetUtcNow().ToUnixTimeMilliseconds()));
+            ProposeDuties(_stateMachine.DueCommands(_clock.NowMs()));
         }
     }
 
@@ -351,7 +361,7 @@ public sealed partial class RaftHost
     /// <summary>Proposes the state machine's own commands (session extension, expiry) without a waiter; false when refused.</summary>
     private bool ProposeDuties(IEnumerable<byte[]> commands)
     {
-        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var now = _clock.NowMs();
         var batch = commands.Select(c => EntryEnvelope.Wrap(0, now, c)).ToArray();
         if (batch.Length == 0)
         {

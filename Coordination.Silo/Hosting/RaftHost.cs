@@ -44,6 +44,12 @@ public sealed record RaftHostOptions
     /// <summary>A proposal or read not answered within this time fails with <see cref="TimeoutException"/>.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>A jump of the wall clock this large or larger is not followed by entry stamps (<see cref="SteadyWallClock"/>).</summary>
+    public TimeSpan ClockStepThreshold { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How fast entry stamps converge on a wall clock that stepped, as a fraction of elapsed time.</summary>
+    public double ClockSlewRate { get; init; } = 0.05;
+
     public RaftOptions ToRaftOptions() => new() { NodeId = NodeId, ElectionTicks = ElectionTicks, HeartbeatTicks = HeartbeatTicks };
 }
 
@@ -59,7 +65,7 @@ public sealed record ClusterStatus(
     ulong LastIndex,
     Membership Membership,
     long LeaderChanges,
-    DateTimeOffset LastLeaderContact,
+    long LastLeaderContact,
     IReadOnlyList<FollowerProgress>? Replication = null);
 
 /// <summary>How far the leader has replicated to one member (rendered as text only when someone asks).</summary>
@@ -110,7 +116,8 @@ public sealed partial class RaftHost : IAsyncDisposable
     private ulong _dutyIndex;
     private bool _leaderDutiesPending;
     private long _leaderChanges;
-    private DateTimeOffset _lastLeaderContact;
+    private long _lastLeaderContact; // a TimeProvider timestamp; 0 before any contact
+    private readonly SteadyWallClock _clock;
     private volatile ClusterStatus _status;
     private TaskCompletionSource _applied = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -127,6 +134,13 @@ public sealed partial class RaftHost : IAsyncDisposable
         _time = time;
         _logger = logger;
         _metrics = metrics ?? new HostMetrics();
+        _clock = new SteadyWallClock(time, options.ClockStepThreshold, options.ClockSlewRate);
+        _clock.Stepped += step =>
+        {
+            _metrics.ClockSteps.Add(1);
+            _logger.LogWarning("Silo {Node}: the wall clock jumped by {Step}; entry stamps keep to the monotonic clock and converge on it at {Rate:P0} of elapsed time", options.NodeId, step, options.ClockSlewRate);
+        };
+        _ = _clock.NowMs(); // the baseline its first step is measured against
         _inbox = Channel.CreateBounded<Work>(new BoundedChannelOptions(options.InboxItemsMax) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
         // Request ids start at a random point so entries proposed before a restart never match
@@ -146,6 +160,12 @@ public sealed partial class RaftHost : IAsyncDisposable
     public ClusterStatus Status => _status;
 
     public HostMetrics Metrics => _metrics;
+
+    /// <summary>Log time as this silo would stamp an entry now (Unix ms): the wall clock without its steps.</summary>
+    public long ClockNowMs() => _clock.NowMs();
+
+    /// <summary>The clock behind <see cref="ClockNowMs"/>, for diagnostics.</summary>
+    public SteadyWallClock Clock => _clock;
 
     /// <summary>Completes when the next batch of entries has been applied (for watchers).</summary>
     public Task NextApplied => _applied.Task;

@@ -64,7 +64,6 @@ public sealed class TransactionCoordinator : BackgroundService
     private readonly SiloRuntime _silo;
     private readonly ICoordinationGateway _gateway;
     private readonly IHttpClientFactory _http;
-    private readonly TimeProvider _time;
     private readonly ILogger<TransactionCoordinator> _logger;
     private readonly TransactionCoordinatorOptions _options;
     private readonly ResiliencePipeline _retry;
@@ -81,7 +80,6 @@ public sealed class TransactionCoordinator : BackgroundService
         _silo = silo;
         _gateway = gateway;
         _http = http;
-        _time = time;
         _logger = logger;
         _options = options.Value;
         _retry = new ResiliencePipelineBuilder { TimeProvider = time }
@@ -317,7 +315,7 @@ public sealed class TransactionCoordinator : BackgroundService
     private async Task PrepareAllAsync(DistributedTransactionView view, CancellationToken leadership)
     {
         using var round = CancellationTokenSource.CreateLinkedTokenSource(leadership);
-        var remaining = TimeSpan.FromMilliseconds(view.DeadlineMs - _time.GetUtcNow().ToUnixTimeMilliseconds());
+        var remaining = TimeSpan.FromMilliseconds(view.DeadlineMs - _silo.Host.ClockNowMs());
         round.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
         await Task.WhenAll(view.Participants.Where(p => p.Vote == ParticipantVote.None).Select(async participant =>
         {

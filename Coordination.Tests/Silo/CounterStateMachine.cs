@@ -18,6 +18,9 @@ internal sealed class CounterStateMachine : IReplicatedStateMachine
     /// <summary>Every applied value, and -1 for each takeover marker, in log order (since the last snapshot restore).</summary>
     public List<long> Applied { get; } = [];
 
+    /// <summary>The entry stamp (log time) of each applied value, in log order (since the last snapshot restore).</summary>
+    public List<long> Stamps { get; } = [];
+
     private static readonly byte[] TakeoverMarker = [0xFE];
 
     public object? Apply(ulong index, long timestampMs, ReadOnlyMemory<byte> command)
@@ -27,6 +30,7 @@ internal sealed class CounterStateMachine : IReplicatedStateMachine
         {
             Values.Add(BinaryPrimitives.ReadInt64LittleEndian(command.Span));
             Applied.Add(Values[^1]);
+            Stamps.Add(timestampMs);
         }
         else if (command.Span.SequenceEqual(TakeoverMarker))
         {
@@ -50,6 +54,7 @@ internal sealed class CounterStateMachine : IReplicatedStateMachine
 
         Values = values;
         Applied.Clear();
+        Stamps.Clear();
         AppliedIndex = index;
     }
 

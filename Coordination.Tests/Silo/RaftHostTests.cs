@@ -11,6 +11,7 @@ public sealed class RaftHostTests : IAsyncLifetime
 {
     private static readonly TimeSpan WaitMax = TimeSpan.FromSeconds(20);
     private readonly Dictionary<ulong, (RaftHost Host, PeerTransport Transport, CounterStateMachine State, MemoryLogStorage Log)> _silos = [];
+    private readonly SteppableTimeProvider _time = new();
 
     public async Task InitializeAsync()
     {
@@ -24,7 +25,7 @@ public sealed class RaftHostTests : IAsyncLifetime
             RaftHost? host = null;
             var transport = new PeerTransport(id, m => host!.Receive(m), new PeerTransportOptions(), NullLogger.Instance);
             transport.Listen(new IPEndPoint(IPAddress.Loopback, 0));
-            host = new RaftHost(new RaftHostOptions { NodeId = id, TickInterval = TimeSpan.FromMilliseconds(20), SnapshotEveryEntries = 50 }, log, state, transport.Send, TimeProvider.System, NullLogger.Instance);
+            host = new RaftHost(new RaftHostOptions { NodeId = id, TickInterval = TimeSpan.FromMilliseconds(20), SnapshotEveryEntries = 50 }, log, state, transport.Send, _time, NullLogger.Instance);
             _silos[id] = (host, transport, state, log);
         }
 
@@ -113,6 +114,43 @@ public sealed class RaftHostTests : IAsyncLifetime
         {
             Assert.Contains(42L, await silo.Host.QueryAsync(() => silo.State.Values.ToArray(), linearizable: true).WaitAsync(WaitMax));
         }
+    }
+
+    [Fact]
+    public async Task A_wall_clock_stepped_back_an_hour_stops_neither_ticks_nor_elections()
+    {
+        var leader = await LeaderAsync();
+        var oldId = leader.Status.NodeId;
+        await leader.ProposeAsync(CounterStateMachine.Command(1)).WaitAsync(WaitMax);
+
+        // Ticks used to wait for the wall clock to reach the next tick: an hour without elections.
+        // The leader is cut off, not stopped (a stopping leader hands over without any election timeout).
+        _time.StepWall(TimeSpan.FromHours(-1));
+        await _silos[oldId].Transport.DisposeAsync();
+        var next = await LeaderAsync(except: oldId);
+        Assert.Equal(2, await next.ProposeAsync(CounterStateMachine.Command(2)).WaitAsync(WaitMax));
+
+        // Log time moved on, not back an hour: the new leader's clock had taken the step out.
+        var stamps = _silos[next.Status.NodeId].State.Stamps;
+        Assert.InRange(stamps[^1] - stamps[^2], 0, (long)WaitMax.TotalMilliseconds);
+        Assert.True(next.Clock.Steps >= 1, "the step was seen");
+    }
+
+    [Fact]
+    public async Task Entry_stamps_do_not_follow_a_wall_clock_that_jumps_an_hour_ahead()
+    {
+        var leader = await LeaderAsync();
+        await leader.ProposeAsync(CounterStateMachine.Command(1)).WaitAsync(WaitMax);
+        _time.StepWall(TimeSpan.FromHours(1));
+        await leader.ProposeAsync(CounterStateMachine.Command(2)).WaitAsync(WaitMax);
+
+        foreach (var silo in _silos.Values)
+        {
+            var stamps = await silo.Host.QueryAsync(() => silo.State.Stamps.ToArray(), linearizable: true).WaitAsync(WaitMax);
+            Assert.InRange(stamps[^1] - stamps[^2], 0, (long)WaitMax.TotalMilliseconds);
+        }
+
+        Assert.InRange(leader.Clock.Offset, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1));
     }
 
     [Fact]
