@@ -41,6 +41,39 @@ public sealed partial class CoordinationStateMachine
         destination.Write(encoder.WrittenSpan);
     }
 
+    /// <summary>
+    /// For a new cluster started from a saved state: moves the state <paramref name="revisions"/> log
+    /// indexes on, as if that many entries had been applied without changing anything. The old
+    /// cluster may have gone on after the state was saved, handing out revisions, fencing tokens,
+    /// session ids, term tokens and generated member ids (all log indexes) that the saved state does
+    /// not know; past them, none is handed out twice, and a downstream store fencing on tokens accepts
+    /// the new holders. Every sequence jumps as far, so its values stay unique too. The event history
+    /// is reported compacted through the new index: a watcher resuming from a revision of the old
+    /// cluster is told to start over (410) instead of silently missing everything until the new
+    /// revisions reach its own.
+    /// </summary>
+    public void SkipRevisions(ulong revisions)
+    {
+        if (revisions == 0)
+        {
+            return;
+        }
+
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(revisions, ulong.MaxValue / 2 - AppliedIndex);
+        AppliedIndex += revisions;
+        foreach (var (_, sequence) in _sequences.InNameOrder)
+        {
+            // A used sequence moves on; an unused one (Last 0) has handed nothing out.
+            if (!sequence.IsEmpty)
+            {
+                sequence.Last = sequence.Last > ulong.MaxValue - revisions ? ulong.MaxValue : sequence.Last + revisions;
+            }
+        }
+
+        _events.CompactThrough(AppliedIndex);
+        CheckInvariants();
+    }
+
     /// <summary>The snapshot as bytes; see <see cref="WriteSnapshot"/>.</summary>
     public byte[] WriteSnapshot()
     {

@@ -57,6 +57,20 @@ public sealed class SiloOptions
     public string? RestoreFrom { get; set; }
 
     /// <summary>
+    /// Log indexes a restored cluster skips past the saved state's own (see
+    /// <see cref="Backup.StateSnapshots.Bootstrap"/>): more than the old cluster can have written after
+    /// the state was saved, so no revision, fencing token, session id or sequence value it handed out
+    /// is handed out again. The default, 10^12, covers 1.5 years at 20,000 writes a second and leaves
+    /// revisions exact in JSON (below 2^53) for thousands of restores. 0 starts at the saved index
+    /// (only when the old cluster wrote nothing after the save). Every founder must use the same value.
+    /// </summary>
+    public ulong RestoreRevisionSkip { get; set; } = DefaultRestoreRevisionSkip;
+
+    public const ulong DefaultRestoreRevisionSkip = 1_000_000_000_000;
+
+    public const ulong RestoreRevisionSkipMax = 1UL << 50;
+
+    /// <summary>
     /// Raft tick length (a heartbeat every tick); the election timeout is ElectionTicks ticks,
     /// randomized up to twice that. 20 ms gives 200-400 ms elections and a failover under half a
     /// second on one machine or a LAN with local disks (docs/benchmarks.md); raise it where a sync
@@ -134,6 +148,11 @@ public sealed class SiloOptions
         if (CommandLevel is < 1 or > Coordination.Grains.CommandCodec.LevelCurrent)
         {
             throw new ArgumentException($"Coordination:CommandLevel must be 1..{Coordination.Grains.CommandCodec.LevelCurrent}.");
+        }
+
+        if (RestoreRevisionSkip > RestoreRevisionSkipMax)
+        {
+            throw new ArgumentException($"Coordination:RestoreRevisionSkip must be 0..{RestoreRevisionSkipMax} (2^50: revisions stay exact as JSON numbers).");
         }
 
         if (!Join && ParseMembers().All(m => m.Id != NodeId))

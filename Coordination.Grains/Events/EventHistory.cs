@@ -59,6 +59,15 @@ internal sealed class EventHistory
         CompactedThrough = revision;
     }
 
+    /// <summary>Drops every event and reports everything through <paramref name="revision"/> as compacted (a restore that skips revisions).</summary>
+    public void CompactThrough(ulong revision)
+    {
+        GrainInvariant.Require(revision >= CompactedThrough && (Count == 0 || revision >= At(Count - 1).Revision), "Compaction never moves back or keeps newer events.");
+        Array.Clear(_ring);
+        (_head, Count) = (0, 0);
+        CompactedThrough = revision;
+    }
+
     /// <summary>Calls <paramref name="action"/> for every kept event of <paramref name="revision"/> when it is the newest revision (the entry just applied).</summary>
     public void ForEachOfNewest(ulong revision, Action<GrainEvent> action)
     {

@@ -17,12 +17,15 @@ public static class StateSnapshots
 
     /// <summary>
     /// Bootstraps a new cluster's empty log from a saved state instead of from nothing: the log starts
-    /// with that state as its snapshot at the state's own applied index (so revisions keep increasing
-    /// for watchers) and the new founding members. Every founder must restore the same bytes.
+    /// with that state as its snapshot, <paramref name="skipRevisions"/> log indexes past the one it
+    /// was saved at (<see cref="CoordinationStateMachine.SkipRevisions"/>: nothing the old cluster
+    /// handed out after the save is handed out again, and watchers from it are told to start over),
+    /// and the new founding members. Every founder must restore the same bytes with the same skip.
+    /// Returns the index the new log starts after.
     /// </summary>
     /// <exception cref="InvalidDataException">The bytes are not a readable state snapshot.</exception>
     /// <exception cref="CorruptDataException">The bytes fail the snapshot's magic or checksum.</exception>
-    public static ulong Bootstrap(ILogStorage log, Membership founders, byte[] snapshot)
+    public static ulong Bootstrap(ILogStorage log, Membership founders, byte[] snapshot, ulong skipRevisions)
     {
         Invariant.Require(log.LastIndex == 0 && log.HardState.Term == 0, "only an empty log can be restored into");
         var (applied, body) = SavedStateFormat.Open(snapshot);
@@ -33,11 +36,13 @@ public static class StateSnapshots
 
         // Read it completely before anything is written: a bad file leaves the data directory empty.
         // The log keeps it in the Raft snapshot layout, as every snapshot it takes (SavedStateFormat).
-        var raftSnapshot = SavedStateFormat.WithoutChecksum(applied, body.Span);
-        new GrainStateMachineAdapter().RestoreSnapshot(applied, raftSnapshot);
-        log.InstallSnapshot(new Snapshot(new SnapshotMetadata(applied, 1, founders), raftSnapshot));
-        log.Save(new HardState(1, 0, applied), []);
-        return applied;
+        var state = new GrainStateMachineAdapter();
+        state.RestoreSnapshot(applied, SavedStateFormat.WithoutChecksum(applied, body.Span));
+        state.SkipRevisions(skipRevisions);
+        var start = state.AppliedIndex;
+        log.InstallSnapshot(new Snapshot(new SnapshotMetadata(start, 1, founders), state.WriteSnapshot()));
+        log.Save(new HardState(1, 0, start), []);
+        return start;
     }
 
     /// <summary>

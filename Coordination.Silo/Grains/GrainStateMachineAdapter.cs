@@ -111,6 +111,13 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
 
     public void Skip(ulong index) => Volatile.Write(ref _applied, index);
 
+    /// <summary>Before a restored state's first snapshot is written: see <see cref="CoordinationStateMachine.SkipRevisions"/>.</summary>
+    public void SkipRevisions(ulong revisions)
+    {
+        Grains.SkipRevisions(revisions);
+        Volatile.Write(ref _applied, Grains.AppliedIndex);
+    }
+
     public IEnumerable<byte[]> OnBecameLeader() => [RequestEnvelope.Encode(null, CommandCodec.Encode(new ExtendAllSessions()))];
 
     public IEnumerable<byte[]> DueCommands(long nowMs) =>

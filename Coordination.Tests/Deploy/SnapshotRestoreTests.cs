@@ -9,10 +9,10 @@ namespace Coordination.Tests.Deploy;
 public sealed class SnapshotRestoreTests
 {
     [Fact]
-    public async Task A_new_cluster_restored_from_a_saved_state_serves_it_and_keeps_revisions_increasing()
+    public async Task A_new_cluster_restored_from_a_saved_state_serves_it_past_everything_the_old_cluster_handed_out()
     {
         using var file = new TempFile("coord-restore");
-        ulong savedIndex, nextId;
+        ulong savedIndex, nextId, lateToken, lateRevision;
         using (var original = new SiloFactory())
         {
             var client = await original.ReadyClientAsync();
@@ -28,6 +28,11 @@ public sealed class SnapshotRestoreTests
             savedIndex = Coordination.Silo.Backup.StateSnapshots.AppliedIndex(bytes);
             Assert.True(savedIndex >= 3, $"the state was saved at index {savedIndex}, before the writes");
             await File.WriteAllBytesAsync(file.Path, bytes);
+
+            // The old cluster goes on after the save: a lock grant, a watcher's position.
+            var session = await client.Session();
+            lateToken = (await (await client.Post("/v1/locks/restored/acquire", new { sessionId = session })).Json(HttpStatusCode.OK)).GetProperty("token").GetUInt64();
+            lateRevision = await client.Applied();
         }
 
         using var fresh = new SiloFactory();
@@ -37,9 +42,16 @@ public sealed class SnapshotRestoreTests
         Assert.Equal(2, config.GetProperty("value").GetProperty("limit").GetInt32());
         await (await restoredClient.Put("/v1/config/restored", new { value = new { limit = 3 }, expectedVersion = 2 })).Json(HttpStatusCode.OK);
         var next = await (await restoredClient.Post("/v1/sequences/restored/next", new { count = 1 })).Json(HttpStatusCode.OK);
-        Assert.Equal(nextId, next.GetProperty("first").GetUInt64());
+        Assert.Equal(nextId + Coordination.Silo.SiloOptions.DefaultRestoreRevisionSkip, next.GetProperty("first").GetUInt64());
         var cluster = await (await restoredClient.GetAsync("/v1/cluster")).Json(HttpStatusCode.OK);
-        Assert.True(cluster.GetProperty("appliedIndex").GetUInt64() > savedIndex, cluster.GetRawText());
+        Assert.True(cluster.GetProperty("appliedIndex").GetUInt64() > savedIndex + Coordination.Silo.SiloOptions.DefaultRestoreRevisionSkip, cluster.GetRawText());
+
+        // Nothing the old cluster handed out after the save comes again: its lock token is below
+        // the new cluster's, and a watcher resuming from its revisions is told to start over.
+        var token = (await (await restoredClient.Post("/v1/locks/restored/acquire", new { sessionId = await restoredClient.Session() })).Json(HttpStatusCode.OK)).GetProperty("token").GetUInt64();
+        Assert.True(token > lateToken, $"token {token} after the old cluster's {lateToken}");
+        var watch = await (await restoredClient.GetAsync($"/v1/events?after={lateRevision}&waitMs=0")).Json(HttpStatusCode.OK);
+        Assert.True(watch.GetProperty("compacted").GetBoolean(), watch.GetRawText());
     }
 
     [Fact]

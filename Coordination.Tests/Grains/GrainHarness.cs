@@ -62,6 +62,20 @@ internal sealed class GrainHarness
     public LockQueued Wait(string name, ulong session, long waitMs = 5_000, LockMode mode = LockMode.Exclusive, int permits = 0) =>
         Expect<LockQueued>(new AcquireLock(name, session, mode, permits, waitMs));
 
+    /// <summary>Replaces the machine by one read from <paramref name="snapshot"/> (another machine's), carrying on at its index.</summary>
+    public void Load(byte[] snapshot)
+    {
+        Machine = CoordinationStateMachine.ReadSnapshot(snapshot);
+        Index = Machine.AppliedIndex;
+    }
+
+    /// <summary>As a restore does before the new cluster's first entry (<see cref="CoordinationStateMachine.SkipRevisions"/>).</summary>
+    public void SkipRevisions(ulong revisions)
+    {
+        Machine.SkipRevisions(revisions);
+        Index = Machine.AppliedIndex;
+    }
+
     /// <summary>Replaces the machine by one restored from its own snapshot.</summary>
     public void Restore() => Machine = CoordinationStateMachine.ReadSnapshot(Machine.WriteSnapshot());
 
