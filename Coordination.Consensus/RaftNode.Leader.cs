@@ -512,10 +512,33 @@ public sealed partial class RaftNode
         {
             // Dissertation §4.2.2: a leader removed from the cluster steps down once the change is
             // committed; a learner elected as a last resort (ElectionTimeoutNow), once its first entry is.
+            // First it tells the most caught-up voter to campaign at once, as a transfer does
+            // (§3.10), so the cluster is not leaderless for an election timeout; should that message
+            // be lost, the voters time out as they would have.
+            if (MostCaughtUpVoter() is { } successor)
+            {
+                SendTimeoutNow(successor);
+            }
+
             BecomeFollower(Term, 0);
         }
 
         return true;
+    }
+
+    /// <summary>Another voter holding this leader's whole log (the lowest id of those), or null.</summary>
+    private ulong? MostCaughtUpVoter()
+    {
+        ulong? best = null;
+        foreach (var voter in Membership.Voters)
+        {
+            if (voter != Id && _progress.TryGetValue(voter, out var pr) && pr.Match == _log.LastIndex && (best is null || voter < best))
+            {
+                best = voter;
+            }
+        }
+
+        return best;
     }
 
     private ProposalResult LeaderReadIndex(ulong from, ulong requestId)

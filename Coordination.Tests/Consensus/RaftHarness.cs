@@ -105,6 +105,9 @@ internal sealed class RaftGroup
     /// <summary>Links that drop every message.</summary>
     public HashSet<(ulong From, ulong To)> Cut { get; } = [];
 
+    /// <summary>Called with every message delivered by <see cref="Settle"/>.</summary>
+    public Action<Message>? Delivered { get; set; }
+
     public RaftHarness this[ulong id] => Nodes[id];
 
     public void Isolate(ulong id)
@@ -134,6 +137,7 @@ internal sealed class RaftGroup
                 continue;
             }
 
+            Delivered?.Invoke(message);
             to.Receive(message).ForEach(_network.Enqueue);
         }
 

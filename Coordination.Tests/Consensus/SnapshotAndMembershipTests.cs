@@ -193,6 +193,21 @@ public class SnapshotAndMembershipTests
     }
 
     [Fact]
+    public void A_leader_that_removes_itself_hands_over_to_a_caught_up_voter_without_an_election_timeout()
+    {
+        var group = new RaftGroup(3);
+        var leader = group.Elect(1);
+        Assert.Equal(ProposalResult.Accepted, leader.Node.ChangeMembership(MembershipChangeKind.RemoveMember, 1));
+
+        // No tick: the new leader is elected on the removed leader's word alone.
+        group.Settle();
+        var newLeader = group.Nodes.Values.Single(n => n.Node.Role == RaftRole.Leader);
+        Assert.Equal(2UL, newLeader.Id);
+        Assert.Equal(leader.Node.Term + 1, newLeader.Node.Term);
+        Assert.Equal(RaftRole.Follower, leader.Node.Role);
+    }
+
+    [Fact]
     public void A_node_uses_the_latest_membership_in_its_log_and_reverts_when_that_entry_is_overwritten()
     {
         var follower = new RaftHarness(1, RaftHarness.Voters(1, 2, 3), o => o with { CheckQuorum = false });
@@ -275,23 +290,30 @@ public class LearnerLastResortTests
         // holds a newer term); node 2 is behind node 1, which refuses it; node 4 is a learner.
         group.Isolate(3);
         group.Cut.RemoveWhere(link => link.From != 3 && link.To != 3);
-        // Terms in which the learner was a candidate (it votes for itself); it led one of them if an
-        // entry of that term is in the log (only a term's leader writes entries of it).
+        // Terms in which the learner was a candidate; it led one of them if an entry of that term is
+        // in the log (only a term's leader writes entries of it).
         var learnerTerms = new HashSet<ulong>();
+        var handedOver = false;
+        group.Delivered = m =>
+        {
+            if (m.From == 4 && m.Kind == MessageKind.Vote)
+            {
+                learnerTerms.Add(m.Term);
+            }
+
+            handedOver |= m.From == 4 && m.Kind == MessageKind.TimeoutNow;
+        };
         for (var tick = 0; tick < 200; tick++)
         {
             group.TickAll();
-            if (group[4].Node.Vote == 4)
-            {
-                learnerTerms.Add(group[4].Node.Term);
-            }
         }
 
         var log = group[1].Node;
         Assert.Contains(Enumerable.Range(1, (int)log.LastIndex).Select(i => log.TermAt((ulong)i)), term => term is { } t && learnerTerms.Contains(t));
 
         // Node 4 led until its first entry committed, which replaced node 1's uncommitted promotion,
-        // and stepped down; a voter leads and commits again.
+        // then told a caught-up voter to campaign at once and stepped down; a voter leads and commits again.
+        Assert.True(handedOver, "the learner handed leadership to a voter");
         var leader = Assert.Single(new[] { group[1], group[2] }, n => n.Node.Role == RaftRole.Leader);
         Assert.NotEqual(RaftRole.Leader, group[4].Node.Role);
         Assert.All(new[] { group[1], group[2], group[4] }, n => Assert.Equal(new Membership([1, 2, 3], [4]), n.Node.Membership));
