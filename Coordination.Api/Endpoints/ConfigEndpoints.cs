@@ -35,16 +35,21 @@ internal static class ConfigEndpoints
             return Task.FromResult<IResult>(Problems.Validation("value", "value is required (any JSON value)."));
         }
 
-        if (body.ExpectedVersion is < 0)
+        if (InvalidExpectedVersion(body.ExpectedVersion) is { } badVersion)
         {
-            return Task.FromResult<IResult>(Problems.Validation("expectedVersion", "expectedVersion is 0 (must not exist) or a version number."));
+            return badVersion;
         }
 
         return GatewayCalls.Execute(http, gateway, new PutConfig(name, value, body.ExpectedVersion ?? PutConfig.AnyVersion), Written);
     }
 
+    /// <summary>A refusal of an expectedVersion that is no version (checked here, so it never takes a log entry), or null.</summary>
+    private static Task<IResult>? InvalidExpectedVersion(long? expectedVersion) => expectedVersion is < 0
+        ? Task.FromResult<IResult>(Problems.Validation("expectedVersion", "expectedVersion is 0 (must not exist) or a version number."))
+        : null;
+
     private static Task<IResult> Delete(HttpContext http, ICoordinationGateway gateway, string name, long? expectedVersion) =>
-        Invalid(name) ?? GatewayCalls.Execute(http, gateway, new DeleteConfig(name, expectedVersion ?? PutConfig.AnyVersion), r =>
+        Invalid(name) ?? InvalidExpectedVersion(expectedVersion) ?? GatewayCalls.Execute(http, gateway, new DeleteConfig(name, expectedVersion ?? PutConfig.AnyVersion), r =>
         {
             var deleted = (ConfigDeleted)r;
             return TypedResults.Ok(new ConfigDeleteResponse(name, deleted.Version));
@@ -56,7 +61,9 @@ internal static class ConfigEndpoints
             [.. versions.Select(v => new ConfigVersionDto(v.Version, v.Revision, v.WrittenMs, GatewayCalls.JsonValue(v.Value)))])));
 
     private static Task<IResult> Rollback(HttpContext http, ICoordinationGateway gateway, string name, RollbackRequest body) =>
-        Invalid(name) ?? GatewayCalls.Execute(http, gateway, new RollbackConfig(name, body.ToVersion, body.ExpectedVersion ?? PutConfig.AnyVersion), Written);
+        Invalid(name) ?? InvalidExpectedVersion(body.ExpectedVersion)
+        ?? (body.ToVersion < 1 ? Task.FromResult<IResult>(Problems.Validation("toVersion", "toVersion is a version number (1 or more).")) : null)
+        ?? GatewayCalls.Execute(http, gateway, new RollbackConfig(name, body.ToVersion, body.ExpectedVersion ?? PutConfig.AnyVersion), Written);
 
     private static Task<IResult> FencedPut(HttpContext http, ICoordinationGateway gateway, string name, FencedPutRequest body)
     {

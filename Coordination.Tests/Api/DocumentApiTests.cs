@@ -114,6 +114,20 @@ public sealed class DocumentApiTests(SiloFactory silo) : IClassFixture<SiloFacto
     }
 
     [Fact]
+    public async Task A_delete_or_rollback_to_no_version_is_refused_by_the_gateway_as_a_validation_error()
+    {
+        var client = await silo.ReadyClientAsync();
+        await (await client.Put("/v1/config/api-versions", new { value = 1 })).Json(HttpStatusCode.OK);
+
+        // "validation" comes from the gateway's own checks, before anything is proposed (the grains
+        // would answer invalid-argument or not-found, after a log entry).
+        Assert.Equal("validation", await (await client.DeleteAsync("/v1/config/api-versions?expectedVersion=-2")).Problem(HttpStatusCode.BadRequest));
+        Assert.Equal("validation", await (await client.Post("/v1/config/api-versions/rollback", new { toVersion = 0 })).Problem(HttpStatusCode.BadRequest));
+        Assert.Equal("validation", await (await client.Post("/v1/config/api-versions/rollback", new { toVersion = 1, expectedVersion = -3 })).Problem(HttpStatusCode.BadRequest));
+        Assert.Equal(1, (await (await client.GetAsync("/v1/config/api-versions")).Json(HttpStatusCode.OK)).GetProperty("version").GetInt64());
+    }
+
+    [Fact]
     public async Task Sequences_hand_out_unique_increasing_ranges()
     {
         var client = await silo.ReadyClientAsync();
