@@ -32,7 +32,14 @@ public sealed record ClusterView(
     IReadOnlyList<ulong> Learners,
     IReadOnlyList<ClusterMember> Members,
     bool Ready,
-    IReadOnlyDictionary<ulong, string>? Replication = null);
+    IReadOnlyDictionary<ulong, string>? Replication = null)
+{
+    /// <summary>The newest command level this silo's build decodes (what other silos ask it for).</summary>
+    public int DecodeLevel { get; init; }
+
+    /// <summary>The newest command level this silo proposes now: the lowest every member decodes, capped by its configuration.</summary>
+    public int CommandLevel { get; init; }
+}
 
 /// <summary>
 /// What the REST gateway needs from the silo: replicate commands, run queries at a chosen

@@ -6,7 +6,7 @@ using Coordination.Silo.Grains;
 namespace Coordination.Silo;
 
 /// <summary>The REST gateway's view of this silo: commands go through the Raft host, queries run on its loop.</summary>
-public sealed class SiloGateway(SiloRuntime silo, TimeProvider time) : ICoordinationGateway
+public sealed class SiloGateway(SiloRuntime silo, CommandLevels levels, TimeProvider time) : ICoordinationGateway
 {
     public LeaderAddress? Leader
     {
@@ -48,9 +48,9 @@ public sealed class SiloGateway(SiloRuntime silo, TimeProvider time) : ICoordina
             return (refused, silo.State.AppliedIndex);
         }
 
-        if (CommandCodec.LevelOf(command) > silo.Options.CommandLevel)
+        if (CommandCodec.LevelOf(command) is var needed && levels.Effective is var level && needed > level)
         {
-            return (new Rejected(ErrorCode.HeldBack, $"{command.GetType().Name} is held back: Coordination:CommandLevel is {silo.Options.CommandLevel}, the command needs {CommandCodec.LevelOf(command)} (older silos may still run)."), silo.State.AppliedIndex);
+            return (new Rejected(ErrorCode.HeldBack, $"{command.GetType().Name} is held back: it needs command level {needed}, and this silo proposes up to {level} (a member runs an older build or has not been heard from, or Coordination:CommandLevel caps it)."), silo.State.AppliedIndex);
         }
 
         var payload = RequestEnvelope.Encode(idempotencyKey, encoded);
@@ -146,6 +146,10 @@ public sealed class SiloGateway(SiloRuntime silo, TimeProvider time) : ICoordina
             [.. status.Membership.Learners],
             members,
             Ready: status.Leader != 0 && status.AppliedIndex >= status.CommitIndex,
-            Replication: status.Replication?.ToDictionary(p => p.Id, p => p.ToString()));
+            Replication: status.Replication?.ToDictionary(p => p.Id, p => p.ToString()))
+        {
+            DecodeLevel = CommandCodec.LevelCurrent,
+            CommandLevel = levels.Effective,
+        };
     }
 }

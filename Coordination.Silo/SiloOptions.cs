@@ -85,6 +85,9 @@ public sealed class SiloOptions
     /// </summary>
     public int CommandLevel { get; set; } = Coordination.Grains.CommandCodec.LevelCurrent;
 
+    /// <summary>How often this silo asks every other member which command level it decodes (<see cref="CommandLevels"/>).</summary>
+    public int CommandLevelPollMs { get; set; } = 5_000;
+
     public int ElectionTicks { get; set; } = 10;
 
     /// <summary>With <see cref="NodeIdFromHostname"/>, sets <see cref="NodeId"/> from <paramref name="hostName"/>'s ordinal.</summary>
@@ -148,6 +151,11 @@ public sealed class SiloOptions
         if (CommandLevel is < 1 or > Coordination.Grains.CommandCodec.LevelCurrent)
         {
             throw new ArgumentException($"Coordination:CommandLevel must be 1..{Coordination.Grains.CommandCodec.LevelCurrent}.");
+        }
+
+        if (CommandLevelPollMs is < 10 or > 600_000)
+        {
+            throw new ArgumentException("Coordination:CommandLevelPollMs must be 10..600000.");
         }
 
         if (RestoreRevisionSkip > RestoreRevisionSkipMax)

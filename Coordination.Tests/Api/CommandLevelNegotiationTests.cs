@@ -1,0 +1,88 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Coordination.Tests.Api;
+
+/// <summary>
+/// A rolling upgrade without the manual step: a member of an older build (its <c>GET /v1/cluster</c>
+/// names no decode level) must hold new commands back by itself, until that member runs this build.
+/// </summary>
+public sealed class CommandLevelNegotiationTests
+{
+    private static readonly TimeSpan WaitMax = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task A_member_of_an_older_build_holds_new_commands_back_until_it_runs_this_one()
+    {
+        await using var member = await FakeMember.StartAsync();
+        using var factory = new SiloFactory();
+        await using var silo = factory.WithWebHostBuilder(b => b.UseSetting("Coordination:CommandLevelPollMs", "20"));
+        var client = await silo.ReadyClientAsync();
+        Assert.Equal(2, await CommandLevel(client));
+        var session = await client.Session();
+
+        // Silo 2 joins as a learner: its answer, without a decode level, is an older build's.
+        await (await client.Post("/v1/cluster/members", new { id = 2, clientUrl = member.Url, peerAddress = $"127.0.0.1:{SiloFactory.FreePort()}" })).Json(HttpStatusCode.OK);
+        await UntilLevel(client, 1);
+        Assert.Equal("held-back", await (await client.Post("/v1/locks/negotiated/abandon", new { sessionId = session })).Problem(HttpStatusCode.Conflict));
+
+        // Upgraded, it answers with this build's level, and the command goes through.
+        member.DecodeLevel = 2;
+        await UntilLevel(client, 2);
+        var abandoned = await (await client.Post("/v1/locks/negotiated/abandon", new { sessionId = session })).Json(HttpStatusCode.OK);
+        Assert.Equal("none", abandoned.GetProperty("outcome").GetString());
+    }
+
+    private static async Task<int> CommandLevel(HttpClient client) =>
+        (await (await client.GetAsync("/v1/cluster")).Json(HttpStatusCode.OK)).GetProperty("commandLevel").GetInt32();
+
+    private static async Task UntilLevel(HttpClient client, int level)
+    {
+        using var bound = new CancellationTokenSource(WaitMax);
+        for (var attempt = 0; await CommandLevel(client) != level; attempt++)
+        {
+            Assert.True(attempt < 1_000, $"the command level did not become {level}");
+            await Task.Delay(10, bound.Token);
+        }
+    }
+
+    /// <summary>Answers <c>GET /v1/cluster</c> as a silo would, with <see cref="DecodeLevel"/> (none: an older build).</summary>
+    private sealed class FakeMember : IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+
+        private FakeMember(WebApplication app) => _app = app;
+
+        public volatile int DecodeLevel;
+
+        public string Url { get; private set; } = "";
+
+        public static async Task<FakeMember> StartAsync()
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            var app = builder.Build();
+            var member = new FakeMember(app);
+            app.MapGet("/v1/cluster", () =>
+            {
+                return member.DecodeLevel == 0
+                    ? Results.Json(new Dictionary<string, object> { ["nodeId"] = 2 })
+                    : Results.Json(new Dictionary<string, object> { ["nodeId"] = 2, ["decodeLevel"] = member.DecodeLevel });
+            });
+            await app.StartAsync();
+            member.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+            return member;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+}
