@@ -99,8 +99,11 @@ public sealed class CommandLevels : BackgroundService
         {
             return await _ask(member, bounded.Token);
         }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException && !cancellation.IsCancellationRequested)
+        catch (Exception e) when (!cancellation.IsCancellationRequested)
         {
+            // Unreachable, slow, or an answer that is not a silo's: not heard this time. Nothing a
+            // member answers may stop this silo.
+            _logger.LogDebug(e, "Silo {Member} did not say which commands it decodes", member.Id);
             return null;
         }
     }

@@ -6,7 +6,7 @@ namespace Coordination.Cli.Commands;
 
 internal static class LockCommands
 {
-    public static Command Build(CliRuntime cli) => new("lock", "Locks with fencing tokens") { Acquire(cli), Release(cli), Inspect(cli) };
+    public static Command Build(CliRuntime cli) => new("lock", "Locks with fencing tokens") { Acquire(cli), Release(cli), Abandon(cli), Inspect(cli) };
 
     private static Command Acquire(CliRuntime cli)
     {
@@ -67,6 +67,20 @@ internal static class LockCommands
             var released = new LockReleasedOutput(lockName, run.Get(session), run.Get(token), granted);
             run.Write(released, CliJsonContext.Default.LockReleasedOutput, output =>
                 output.WriteLine($"released {lockName}  token {released.Token}  waiters granted {granted}"));
+        }));
+        return command;
+    }
+
+    private static Command Abandon(CliRuntime cli)
+    {
+        var name = Shared.Name("lock");
+        var session = new Option<long>("--session") { Description = "The session that gave up on an acquire", Required = true };
+        var command = new Command("abandon", "Withdraw a session's wait for a lock, or release its hold without the token (after an acquire whose outcome is unknown); safe to repeat") { name, session };
+        command.SetAction(cli.Run(async run =>
+        {
+            var abandoned = await run.Client.AbandonLockAsync(run.Get(session), run.Get(name), run.CancellationToken);
+            run.Write(abandoned, CliJsonContext.Default.LockAbandonment, output =>
+                output.WriteLine($"abandoned {abandoned.Name}  session {run.Get(session)}: {abandoned.Outcome}{(abandoned.Token is { } token ? $" (token {token})" : "")}  waiters granted {abandoned.WaitersGranted}"));
         }));
         return command;
     }

@@ -11,6 +11,7 @@ namespace Coordination.Cli.Formatting;
 [JsonSerializable(typeof(LockInfo))]
 [JsonSerializable(typeof(LockAcquired))]
 [JsonSerializable(typeof(LockReleasedOutput))]
+[JsonSerializable(typeof(LockAbandonment))]
 [JsonSerializable(typeof(ElectionObservation))]
 [JsonSerializable(typeof(IReadOnlyList<GroupMember>))]
 [JsonSerializable(typeof(MembershipChange))]

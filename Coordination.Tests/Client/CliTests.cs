@@ -145,6 +145,20 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Lock_abandon_sends_the_session_and_reports_what_it_ended()
+    {
+        var handler = new FakeHandler()
+            .Cluster("/", leader: 1)
+            .Json("POST", "/v1/locks/db/abandon", """{"name": "db", "outcome": "released", "token": 42, "waitersGranted": 1}""");
+
+        var run = await RunAsync(handler, ["lock", "abandon", "db", "--session", "7"]);
+
+        Assert.Equal(0, run.Exit);
+        Assert.Equal("""{"sessionId":7}""", handler.Requests[^1].Body);
+        Assert.Equal(Lines("abandoned db  session 7: released (token 42)  waiters granted 1"), run.Output);
+    }
+
+    [Fact]
     public async Task Lock_release_without_its_required_options_sends_nothing()
     {
         var handler = new FakeHandler();
