@@ -28,7 +28,7 @@ public sealed partial class CoordinationStateMachine
         _configs.Find(name) is { } state ? [.. state.Versions] : [];
 
     /// <summary>The last value handed out by sequence <paramref name="name"/>; 0 if never used.</summary>
-    public ulong GetSequence(string name) => _sequences.Find(name)?.Last ?? 0;
+    public ulong GetSequence(string name) => Math.Max(_sequences.Find(name)?.Last ?? 0, SequenceFloor);
 
     public SessionInfo? GetSession(ulong sessionId) => _sessions.Find(sessionId)?.ToInfo();
 

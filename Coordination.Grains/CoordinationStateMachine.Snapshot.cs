@@ -7,7 +7,7 @@ namespace Coordination.Grains;
 /// <code>
 /// magic "CGSN" (u32) | format version (u32) | applied index (u64) | log time ms (i64)
 /// | body: sessions, locks, elections, groups, configs, sequences, distributed transactions (from
-///   version 2), event history
+///   version 2), event history, the sequence floor (u64; version 3, written only when it is not 0)
 /// | CRC-32C of everything before it (u32)
 /// </code>
 /// Every collection is written in a fixed order (session id, ordinal name, queue order), so the
@@ -20,7 +20,15 @@ public sealed partial class CoordinationStateMachine
     public const uint SnapshotMagic = 0x4E534743;
 
     /// <summary>Bump on any layout change; a reader refuses versions it does not know.</summary>
-    public const uint SnapshotFormatVersion = 2;
+    public const uint SnapshotFormatVersion = 3;
+
+    /// <summary>
+    /// Version 2 had no sequence floor. It is still written while the floor is 0 (every cluster not
+    /// restored from a saved state), so a silo of the build before it can still install this
+    /// build's snapshots during a rolling upgrade; only a restored cluster, all of this build or
+    /// newer, writes version 3.
+    /// </summary>
+    private const uint SnapshotFormatWithoutSequenceFloor = 2;
 
     /// <summary>Version 1 had no distributed transactions; it is still read (as none).</summary>
     private const uint SnapshotFormatWithoutTransactions = 1;
@@ -33,7 +41,7 @@ public sealed partial class CoordinationStateMachine
         ArgumentNullException.ThrowIfNull(destination);
         var encoder = new BinaryEncoder(64 * 1024);
         encoder.WriteUInt32(SnapshotMagic);
-        encoder.WriteUInt32(SnapshotFormatVersion);
+        encoder.WriteUInt32(SequenceFloor == 0 ? SnapshotFormatWithoutSequenceFloor : SnapshotFormatVersion);
         encoder.WriteUInt64(AppliedIndex);
         encoder.WriteInt64(LogTimeMs);
         WriteState(encoder);
@@ -66,12 +74,28 @@ public sealed partial class CoordinationStateMachine
             // A used sequence moves on; an unused one (Last 0) has handed nothing out.
             if (!sequence.IsEmpty)
             {
-                sequence.Last = sequence.Last > ulong.MaxValue - revisions ? ulong.MaxValue : sequence.Last + revisions;
+                sequence.Last = Saturating(sequence.Last, revisions);
             }
         }
 
+        // A sequence the old cluster first used after the save is unknown here: every sequence now
+        // starts above the floor, so it cannot hand out those values again either.
+        SequenceFloor = Saturating(SequenceFloor, revisions);
+
         _events.CompactThrough(AppliedIndex);
         CheckInvariants();
+    }
+
+    private static ulong Saturating(ulong value, ulong add) => value > ulong.MaxValue - add ? ulong.MaxValue : value + add;
+
+    /// <summary>
+    /// Values every sequence has (as if) handed out: a sequence's next value is above both its own
+    /// last one and this. 0 except in a cluster restored from a saved state (<see cref="SkipRevisions"/>).
+    /// </summary>
+    public ulong SequenceFloor
+    {
+        get => _step.SequenceFloor;
+        private set => _step.SequenceFloor = value;
     }
 
     /// <summary>The snapshot as bytes; see <see cref="WriteSnapshot"/>.</summary>
@@ -111,6 +135,10 @@ public sealed partial class CoordinationStateMachine
         _sequences.Write(encoder);
         _transactions.Write(encoder);
         _events.Write(encoder);
+        if (SequenceFloor != 0)
+        {
+            encoder.WriteUInt64(SequenceFloor);
+        }
     }
 
     /// <summary>Reads a snapshot written by <see cref="WriteSnapshot(Stream)"/>. Throws <see cref="CorruptDataException"/> if it is damaged or of an unknown format.</summary>
@@ -144,7 +172,7 @@ public sealed partial class CoordinationStateMachine
         }
 
         var version = d.ReadUInt32();
-        if (version is not (SnapshotFormatVersion or SnapshotFormatWithoutTransactions))
+        if (version is not (SnapshotFormatVersion or SnapshotFormatWithoutSequenceFloor or SnapshotFormatWithoutTransactions))
         {
             throw new CorruptDataException($"Snapshot format version {version} is not supported (this build reads {SnapshotFormatVersion}).");
         }
@@ -174,12 +202,21 @@ public sealed partial class CoordinationStateMachine
         machine._groups.Read(ref d);
         machine._configs.Read(ref d);
         machine._sequences.Read(ref d);
-        if (version >= SnapshotFormatVersion)
+        if (version >= SnapshotFormatWithoutSequenceFloor)
         {
             machine._transactions.Read(ref d);
         }
 
         machine._events.Read(ref d);
+        if (version >= SnapshotFormatVersion)
+        {
+            machine.SequenceFloor = d.ReadUInt64();
+            if (machine.SequenceFloor == 0)
+            {
+                throw new CorruptDataException("A version 3 snapshot records a sequence floor of 0.");
+            }
+        }
+
         d.EnsureEnd();
         return machine.Rebuild();
     }

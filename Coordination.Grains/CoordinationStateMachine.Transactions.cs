@@ -124,7 +124,7 @@ public sealed partial class CoordinationStateMachine
                     return new Rejected(ErrorCode.LimitExceeded, $"{Limits.GrainsPerKindMax} sequence grains would be active (GrainsPerKindMax).");
                 }
 
-                return SequenceGrain.Check(sequence, r.Name, r.Count);
+                return SequenceGrain.Check(sequence, r.Name, r.Count, SequenceFloor);
             case ReleaseLockOperation l:
                 if (!Names.IsValid(l.LockName))
                 {

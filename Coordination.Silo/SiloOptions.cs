@@ -56,19 +56,6 @@ public sealed class SiloOptions
     /// </summary>
     public string? RestoreFrom { get; set; }
 
-    /// <summary>
-    /// Log indexes a restored cluster skips past the saved state's own (see
-    /// <see cref="Backup.StateSnapshots.Bootstrap"/>): more than the old cluster can have written after
-    /// the state was saved, so no revision, fencing token, session id or sequence value it handed out
-    /// is handed out again. The default, 10^12, covers 1.5 years at 20,000 writes a second and leaves
-    /// revisions exact in JSON (below 2^53) for thousands of restores. 0 starts at the saved index
-    /// (only when the old cluster wrote nothing after the save). Every founder must use the same value.
-    /// </summary>
-    public ulong RestoreRevisionSkip { get; set; } = DefaultRestoreRevisionSkip;
-
-    public const ulong DefaultRestoreRevisionSkip = 1_000_000_000_000;
-
-    public const ulong RestoreRevisionSkipMax = 1UL << 50;
 
     /// <summary>
     /// Raft tick length (a heartbeat every tick); the election timeout is ElectionTicks ticks,
@@ -156,11 +143,6 @@ public sealed class SiloOptions
         if (CommandLevelPollMs is < 10 or > 600_000)
         {
             throw new ArgumentException("Coordination:CommandLevelPollMs must be 10..600000.");
-        }
-
-        if (RestoreRevisionSkip > RestoreRevisionSkipMax)
-        {
-            throw new ArgumentException($"Coordination:RestoreRevisionSkip must be 0..{RestoreRevisionSkipMax} (2^50: revisions stay exact as JSON numbers).");
         }
 
         if (!Join && ParseMembers().All(m => m.Id != NodeId))

@@ -46,8 +46,8 @@ public sealed class SiloRuntime : IHostedService, IAsyncDisposable
             }
             else
             {
-                var applied = Backup.StateSnapshots.Bootstrap(_log, founders, Backup.StateSnapshots.ReadRestoreSource(restoreFrom, backup.Value), settings.RestoreRevisionSkip);
-                _logger.LogInformation("Bootstrapped a new cluster {Members} from the state in {File}, starting at index {Index} ({Skip} past the saved one)", founders, restoreFrom, applied, settings.RestoreRevisionSkip);
+                var applied = Backup.StateSnapshots.Bootstrap(_log, founders, Backup.StateSnapshots.ReadRestoreSource(restoreFrom, backup.Value), Backup.StateSnapshots.RevisionSkip);
+                _logger.LogInformation("Bootstrapped a new cluster {Members} from the state in {File}, starting at index {Index} ({Skip} past the saved one)", founders, restoreFrom, applied, Backup.StateSnapshots.RevisionSkip);
             }
 
             // The log holds the state now (synced by Bootstrap); the staged copy has done its job.

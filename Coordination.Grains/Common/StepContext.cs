@@ -19,6 +19,9 @@ internal sealed class StepContext(SessionTable sessions, DeadlineIndex deadlines
 
     public EventHistory Events { get; } = events;
 
+    /// <summary>The state machine's <see cref="CoordinationStateMachine.SequenceFloor"/> (kept here, where sequences read it).</summary>
+    public ulong SequenceFloor { get; set; }
+
     public void Stamp(ulong index, long nowMs)
     {
         Index = index;

@@ -16,11 +16,19 @@ public static class StateSnapshots
         SavedStateFormat.Seal(await silo.Host.QueryAsync(() => silo.State.WriteSnapshot(), linearizable: true, cancellation));
 
     /// <summary>
+    /// Log indexes a restored cluster starts past the saved state's own: more than the old cluster
+    /// can have written after the save (10^12 is 1.5 years at 20,000 writes a second), and revisions
+    /// stay exact as JSON numbers (below 2^53) for a thousand restores and more. A constant, not a
+    /// setting: founders that skipped differently would hold different logs under the same term.
+    /// </summary>
+    public const ulong RevisionSkip = 1_000_000_000_000;
+
+    /// <summary>
     /// Bootstraps a new cluster's empty log from a saved state instead of from nothing: the log starts
-    /// with that state as its snapshot, <paramref name="skipRevisions"/> log indexes past the one it
-    /// was saved at (<see cref="CoordinationStateMachine.SkipRevisions"/>: nothing the old cluster
-    /// handed out after the save is handed out again, and watchers from it are told to start over),
-    /// and the new founding members. Every founder must restore the same bytes with the same skip.
+    /// with that state as its snapshot, <paramref name="skipRevisions"/> (<see cref="RevisionSkip"/>)
+    /// log indexes past the one it was saved at (<see cref="CoordinationStateMachine.SkipRevisions"/>:
+    /// nothing the old cluster handed out after the save is handed out again, and watchers from it are
+    /// told to start over), and the new founding members. Every founder must restore the same bytes.
     /// Returns the index the new log starts after.
     /// </summary>
     /// <exception cref="InvalidDataException">The bytes are not a readable state snapshot.</exception>

@@ -69,13 +69,4 @@ public class SiloOptionsDeployTests
         var error = Assert.Throws<ArgumentException>(() => new SiloOptions { Members = members }.ParseMembers());
         Assert.Contains("id=host:clientPort:peerPort[:http2Port]", error.Message, StringComparison.Ordinal);
     }
-
-    [Fact]
-    public void A_restore_revision_skip_beyond_exact_json_numbers_is_refused()
-    {
-        new SiloOptions { RestoreRevisionSkip = 0 }.Validate();
-        new SiloOptions { RestoreRevisionSkip = SiloOptions.RestoreRevisionSkipMax }.Validate();
-        var error = Assert.Throws<ArgumentException>(new SiloOptions { RestoreRevisionSkip = SiloOptions.RestoreRevisionSkipMax + 1 }.Validate);
-        Assert.Contains("RestoreRevisionSkip", error.Message, StringComparison.Ordinal);
-    }
 }

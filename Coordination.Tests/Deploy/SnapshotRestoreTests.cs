@@ -42,9 +42,9 @@ public sealed class SnapshotRestoreTests
         Assert.Equal(2, config.GetProperty("value").GetProperty("limit").GetInt32());
         await (await restoredClient.Put("/v1/config/restored", new { value = new { limit = 3 }, expectedVersion = 2 })).Json(HttpStatusCode.OK);
         var next = await (await restoredClient.Post("/v1/sequences/restored/next", new { count = 1 })).Json(HttpStatusCode.OK);
-        Assert.Equal(nextId + Coordination.Silo.SiloOptions.DefaultRestoreRevisionSkip, next.GetProperty("first").GetUInt64());
+        Assert.Equal(nextId + Coordination.Silo.Backup.StateSnapshots.RevisionSkip, next.GetProperty("first").GetUInt64());
         var cluster = await (await restoredClient.GetAsync("/v1/cluster")).Json(HttpStatusCode.OK);
-        Assert.True(cluster.GetProperty("appliedIndex").GetUInt64() > savedIndex + Coordination.Silo.SiloOptions.DefaultRestoreRevisionSkip, cluster.GetRawText());
+        Assert.True(cluster.GetProperty("appliedIndex").GetUInt64() > savedIndex + Coordination.Silo.Backup.StateSnapshots.RevisionSkip, cluster.GetRawText());
 
         // Nothing the old cluster handed out after the save comes again: its lock token is below
         // the new cluster's, and a watcher resuming from its revisions is told to start over.

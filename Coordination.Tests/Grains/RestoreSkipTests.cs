@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Coordination.Grains;
 
 namespace Coordination.Tests.Grains;
@@ -26,6 +27,7 @@ public sealed class RestoreSkipTests
         var lateSession = _old.Session();
         var lateToken = _old.Lock("db", lateSession);
         var lateIds = _old.Expect<SequenceReserved>(new ReserveSequence("ids", 3));
+        var newSequence = _old.Expect<SequenceReserved>(new ReserveSequence("orders", 1_000));
         var lateMember = _old.Expect<MemberJoined>(new JoinGroup("svc", lateSession, "", GrainHarness.Json("{}")));
 
         _restored.Load(saved);
@@ -45,13 +47,31 @@ public sealed class RestoreSkipTests
         Assert.True(_restored.Lock("db", newSession) > lateToken);
         var newIds = _restored.Expect<SequenceReserved>(new ReserveSequence("ids", 1));
         Assert.True(newIds.First > lateIds.First + (ulong)lateIds.Count - 1, $"sequence value {newIds.First} after the old cluster's {lateIds.First + 2}");
+        var orders = _restored.Expect<SequenceReserved>(new ReserveSequence("orders", 1));
+        Assert.True(orders.First > newSequence.First + 999, $"a sequence first used after the save starts above the floor, at {orders.First}");
+        Assert.Equal(orders.First, _restored.Machine.GetSequence("orders"));
+        Assert.Equal(Skip, _restored.Machine.GetSequence("never-used"));
         var newMember = _restored.Expect<MemberJoined>(new JoinGroup("svc", newSession, "", GrainHarness.Json("{}")));
         Assert.NotEqual(lateMember.MemberId, newMember.MemberId);
 
-        // The skipped state survives a snapshot of its own.
+        // The skipped state survives a snapshot of its own (version 3: it records the floor).
         var before = _restored.Machine.EncodeState();
+        Assert.Equal(3u, BinaryPrimitives.ReadUInt32LittleEndian(_restored.Machine.WriteSnapshot().AsSpan(4)));
         _restored.Restore();
         Assert.Equal(before, _restored.Machine.EncodeState());
+        Assert.Equal(Skip, _restored.Machine.SequenceFloor);
+        Assert.True(_restored.Expect<SequenceReserved>(new ReserveSequence("later", 1)).First > Skip);
+    }
+
+    [Fact]
+    public void A_state_without_a_floor_is_still_written_in_the_previous_format()
+    {
+        _old.Expect<SequenceReserved>(new ReserveSequence("ids", 5));
+        var snapshot = _old.Machine.WriteSnapshot();
+        Assert.Equal(2u, BinaryPrimitives.ReadUInt32LittleEndian(snapshot.AsSpan(4)));
+        _old.Load(snapshot);
+        Assert.Equal(0UL, _old.Machine.SequenceFloor);
+        Assert.Equal(6UL, _old.Expect<SequenceReserved>(new ReserveSequence("ids", 1)).First);
     }
 
     [Fact]

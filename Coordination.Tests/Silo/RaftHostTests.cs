@@ -131,7 +131,8 @@ public sealed class RaftHostTests : IAsyncLifetime
         Assert.Equal(2, await next.ProposeAsync(CounterStateMachine.Command(2)).WaitAsync(WaitMax));
 
         // Log time moved on, not back an hour: the new leader's clock had taken the step out.
-        var stamps = _silos[next.Status.NodeId].State.Stamps;
+        var state = _silos[next.Status.NodeId].State;
+        var stamps = await next.QueryAsync(() => state.Stamps.ToArray(), linearizable: true).WaitAsync(WaitMax);
         Assert.InRange(stamps[^1] - stamps[^2], 0, (long)WaitMax.TotalMilliseconds);
         Assert.True(next.Clock.Steps >= 1, "the step was seen");
     }
