@@ -59,22 +59,35 @@ public sealed class CommandLevels : BackgroundService
         get
         {
             var level = _silo.Options.CommandLevel;
-            foreach (var member in _silo.Host.Status.Membership.All)
+            foreach (var member in OtherMembers)
             {
-                if (member != _silo.Options.NodeId)
-                {
-                    level = Math.Min(level, _heard.GetValueOrDefault(member, Unknown));
-                }
+                level = Math.Min(level, _heard.GetValueOrDefault(member, Unknown));
             }
 
             return level;
         }
     }
 
+    private IEnumerable<ulong> OtherMembers => _silo.Host.Status.Membership.All.Where(id => id != _silo.Options.NodeId);
+
+    /// <summary>Why a command of level <paramref name="needed"/> is held back: the members (or the setting) that keep the level lower.</summary>
+    public string HeldBackBy(int needed)
+    {
+        var members = OtherMembers.Where(id => _heard.GetValueOrDefault(id, Unknown) < needed)
+            .Select(id => _heard.TryGetValue(id, out var level) ? $"silo {id} decodes up to level {level}" : $"silo {id} has not been heard from since this silo started")
+            .ToList();
+        if (_silo.Options.CommandLevel < needed)
+        {
+            members.Add($"Coordination:CommandLevel is {_silo.Options.CommandLevel}");
+        }
+
+        return string.Join("; ", members);
+    }
+
     /// <summary>Asks every other member once (concurrently) and records the answers.</summary>
     public async Task AskAllAsync(CancellationToken cancellation)
     {
-        var members = _silo.Host.Status.Membership.All.Where(id => id != _silo.Options.NodeId).ToArray();
+        var members = OtherMembers.ToArray();
         await Task.WhenAll(members.Select(async id =>
         {
             if (_silo.AddressOf(id) is { } address && await AskAsync(address, cancellation) is { } level)

@@ -50,7 +50,7 @@ public sealed class SiloGateway(SiloRuntime silo, CommandLevels levels, TimeProv
 
         if (CommandCodec.LevelOf(command) is var needed && levels.Effective is var level && needed > level)
         {
-            return (new Rejected(ErrorCode.HeldBack, $"{command.GetType().Name} is held back: it needs command level {needed}, and this silo proposes up to {level} (a member runs an older build or has not been heard from, or Coordination:CommandLevel caps it)."), silo.State.AppliedIndex);
+            return (new Rejected(ErrorCode.HeldBack, $"{command.GetType().Name} is held back: it needs command level {needed}, and this silo proposes up to {level} ({levels.HeldBackBy(needed)})."), silo.State.AppliedIndex);
         }
 
         var payload = RequestEnvelope.Encode(idempotencyKey, encoded);

@@ -29,7 +29,9 @@ public sealed class CommandLevelNegotiationTests
         // Silo 2 joins as a learner: its answer, without a decode level, is an older build's.
         await (await client.Post("/v1/cluster/members", new { id = 2, clientUrl = member.Url, peerAddress = $"127.0.0.1:{SiloFactory.FreePort()}" })).Json(HttpStatusCode.OK);
         await UntilLevel(client, 1);
-        Assert.Equal("held-back", await (await client.Post("/v1/locks/negotiated/abandon", new { sessionId = session })).Problem(HttpStatusCode.Conflict));
+        var heldBack = await (await client.Post("/v1/locks/negotiated/abandon", new { sessionId = session })).Json(HttpStatusCode.Conflict);
+        Assert.Equal("held-back", heldBack.GetProperty("code").GetString());
+        Assert.Contains("silo 2", heldBack.GetProperty("detail").GetString(), StringComparison.Ordinal);
 
         // Upgraded, it answers with this build's level, and the command goes through.
         member.DecodeLevel = 2;
