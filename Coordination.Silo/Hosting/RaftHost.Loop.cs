@@ -218,7 +218,7 @@ public sealed partial class RaftHost
             return;
         }
 
-        var now = _clock.NowMs();
+        var now = ClockNowMs();
         var ids = new ulong[proposals.Count];
         var batch = new byte[proposals.Count][];
         for (var i = 0; i < proposals.Count; i++)
@@ -313,7 +313,7 @@ public sealed partial class RaftHost
         }
         else if (role == RaftRole.Leader && _stateMachine.AppliedIndex >= _dutyIndex)
         {
-            ProposeDuties(_stateMachine.DueCommands(_clock.NowMs()));
+            ProposeDuties(_stateMachine.DueCommands(ClockNowMs()));
         }
     }
 
@@ -361,7 +361,7 @@ public sealed partial class RaftHost
     /// <summary>Proposes the state machine's own commands (session extension, expiry) without a waiter; false when refused.</summary>
     private bool ProposeDuties(IEnumerable<byte[]> commands)
     {
-        var now = _clock.NowMs();
+        var now = ClockNowMs();
         var batch = commands.Select(c => EntryEnvelope.Wrap(0, now, c)).ToArray();
         if (batch.Length == 0)
         {
@@ -532,6 +532,11 @@ public sealed partial class RaftHost
             }
 
             var (id, timestamp, command) = EntryEnvelope.Unwrap(entry.Data);
+            if (timestamp > _appliedStampMax)
+            {
+                Volatile.Write(ref _appliedStampMax, timestamp);
+            }
+
             var result = _stateMachine.Apply(entry.Index, timestamp, command);
             FailOverwrittenProposal(entry.Index, id);
             if (id != 0 && _proposals.Remove(id, out var waiter))

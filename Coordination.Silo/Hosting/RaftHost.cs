@@ -117,6 +117,7 @@ public sealed partial class RaftHost : IAsyncDisposable
     private bool _leaderDutiesPending;
     private long _leaderChanges;
     private long _lastLeaderContact; // a TimeProvider timestamp; 0 before any contact
+    private long _appliedStampMax; // the newest entry stamp applied here (log time as far as this silo knows)
     private readonly SteadyWallClock _clock;
     private volatile ClusterStatus _status;
     private TaskCompletionSource _applied = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -162,7 +163,7 @@ public sealed partial class RaftHost : IAsyncDisposable
     public HostMetrics Metrics => _metrics;
 
     /// <summary>Log time as this silo would stamp an entry now (Unix ms): the wall clock without its steps.</summary>
-    public long ClockNowMs() => _clock.NowMs();
+    public long ClockNowMs() => _clock.NotBeforeMs(Volatile.Read(ref _appliedStampMax));
 
     /// <summary>The clock behind <see cref="ClockNowMs"/>, for diagnostics.</summary>
     public SteadyWallClock Clock => _clock;

@@ -19,6 +19,7 @@ public sealed class SteadyWallClock
     private long _lastWallTicks;
     private long _lastTimestamp;
     private long _offsetTicks;
+    private double _slewRemainder;
 
     /// <param name="stepThreshold">A disagreement between wall and monotonic time taken as a step; smaller ones (drift, slewing by NTP) pass through.</param>
     /// <param name="slewRate">How fast an offset is absorbed, as a fraction of elapsed time (0.05: an hour's step in 20 hours).</param>
@@ -58,12 +59,19 @@ public sealed class SteadyWallClock
     public event Action<TimeSpan>? Stepped;
 
     /// <summary>Now, in Unix milliseconds.</summary>
-    public long NowMs() => (UtcNowTicks() - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMillisecond;
+    public long NowMs() => NotBeforeMs(long.MinValue);
 
-    private long UtcNowTicks()
+    /// <summary>
+    /// Now, but not before <paramref name="floorMs"/>: a time this clock knows has passed (the newest
+    /// stamp in the log, which some leader wrote before this node applied it). A clock that reads
+    /// earlier is behind (it started before its first synchronization, or a correction was taken for
+    /// a step) and is moved up to it, and on from there; left behind, a leader would stop log time
+    /// until its own clock caught up, and with it every expiry.
+    /// </summary>
+    public long NotBeforeMs(long floorMs)
     {
         TimeSpan? step = null;
-        long now;
+        long nowMs;
         lock (_lock)
         {
             // Read under the lock, so readings from several threads are taken and compared in one order.
@@ -81,15 +89,23 @@ public sealed class SteadyWallClock
                 }
                 else
                 {
-                    var slew = (long)(Math.Max(0, monotonicTicks) * SlewRate);
-                    _offsetTicks = _offsetTicks > 0 ? Math.Max(0, _offsetTicks - slew) : Math.Min(0, _offsetTicks + slew);
+                    // Kept exact (a remainder carried over), so readings microseconds apart still slew.
+                    var slew = (Math.Max(0, monotonicTicks) * SlewRate) + _slewRemainder;
+                    var whole = (long)slew;
+                    _slewRemainder = slew - whole;
+                    _offsetTicks = _offsetTicks > 0 ? Math.Max(0, _offsetTicks - whole) : Math.Min(0, _offsetTicks + whole);
                 }
             }
 
             _started = true;
             _lastWallTicks = wall;
             _lastTimestamp = timestamp;
-            now = wall + _offsetTicks;
+            nowMs = ToUnixMs(wall + _offsetTicks);
+            if (nowMs < floorMs)
+            {
+                _offsetTicks += (floorMs - nowMs) * TimeSpan.TicksPerMillisecond;
+                nowMs = floorMs;
+            }
         }
 
         if (step is { } size)
@@ -97,6 +113,8 @@ public sealed class SteadyWallClock
             Stepped?.Invoke(size);
         }
 
-        return now;
+        return nowMs;
     }
+
+    private static long ToUnixMs(long utcTicks) => (utcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMillisecond;
 }

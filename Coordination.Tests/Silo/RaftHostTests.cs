@@ -367,6 +367,28 @@ public sealed class RaftHostSnapshotTests
         }
     }
 
+    [Fact]
+    public async Task A_leader_whose_clock_is_behind_the_logs_newest_stamp_stamps_on_from_it_not_back()
+    {
+        // The log holds a committed entry stamped an hour ahead of this silo's clock: an earlier
+        // leader's, whose clock was right while this one's was not (started before time sync).
+        var time = new SteppableTimeProvider();
+        var ahead = time.GetUtcNow().AddHours(1).ToUnixTimeMilliseconds();
+        var log = new MemoryLogStorage();
+        RaftNode.Bootstrap(log, new Membership([1], []));
+        log.Save(new HardState(1, 0, 2), [new LogEntry(2, 1, EntryKind.Normal, EntryEnvelope.Wrap(0, ahead, CounterStateMachine.Command(1)))]);
+        var state = new CounterStateMachine();
+        await using var host = new RaftHost(new RaftHostOptions { NodeId = 1, TickInterval = TimeSpan.FromMilliseconds(5) }, log, state, _ => { }, time, NullLogger.Instance);
+        host.Start();
+
+        await Retry(() => host.ProposeAsync(CounterStateMachine.Command(2)));
+        var stamps = await host.QueryAsync(() => state.Stamps.ToArray(), linearizable: true).WaitAsync(WaitMax);
+
+        Assert.Equal(ahead, stamps[0]);
+        Assert.InRange(stamps[1] - ahead, 0, (long)WaitMax.TotalMilliseconds);
+        Assert.True(host.ClockNowMs() >= ahead);
+    }
+
     private static async Task Retry(Func<Task> propose)
     {
         // The single voter elects itself within a few ticks; until then proposals are refused.

@@ -99,6 +99,19 @@ public sealed class SteadyWallClockTests
     }
 
     [Fact]
+    public void A_clock_behind_a_time_known_to_have_passed_moves_up_to_it_and_runs_on_from_there()
+    {
+        var wall = _clock.NowMs();
+        Assert.Equal(wall, _clock.NotBeforeMs(wall - 5_000));
+
+        var later = wall + (long)TimeSpan.FromHours(1).TotalMilliseconds;
+        Assert.Equal(later, _clock.NotBeforeMs(later));
+        _time.Advance(Tick);
+        Assert.Equal(later + 20 - 1, _clock.NowMs()); // on at the wall's rate, slewing back at 5%
+        Assert.Empty(_steps);
+    }
+
+    [Fact]
     public void Settings_outside_their_range_are_refused()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new SteadyWallClock(_time, TimeSpan.Zero, 0.05));
