@@ -526,15 +526,26 @@ public sealed partial class RaftNode
         return true;
     }
 
-    /// <summary>Another voter holding this leader's whole log (the lowest id of those), or null.</summary>
+    /// <summary>
+    /// The voter to hand leadership to: one a transfer already targets (a second forced campaign
+    /// would split the votes), else the one with the longest log as far as this leader knows (the
+    /// lowest id of equals), if it holds every committed entry; else null.
+    /// </summary>
     private ulong? MostCaughtUpVoter()
     {
+        if (_leadTransferee != 0 && _leadTransferee != Id && Membership.IsVoter(_leadTransferee))
+        {
+            return _leadTransferee;
+        }
+
         ulong? best = null;
+        ulong bestMatch = 0;
         foreach (var voter in Membership.Voters)
         {
-            if (voter != Id && _progress.TryGetValue(voter, out var pr) && pr.Match == _log.LastIndex && (best is null || voter < best))
+            if (voter != Id && _progress.TryGetValue(voter, out var pr) && pr.Match >= _log.Committed
+                && (best is null || pr.Match > bestMatch || (pr.Match == bestMatch && voter < best)))
             {
-                best = voter;
+                (best, bestMatch) = (voter, pr.Match);
             }
         }
 
