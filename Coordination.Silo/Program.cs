@@ -65,9 +65,9 @@ builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Coordination
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<SiloRuntime>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<SiloRuntime>());
-builder.Services.AddHttpClient(CommandLevels.HttpClientName);
-builder.Services.AddSingleton<CommandLevels>();
-builder.Services.AddHostedService(sp => sp.GetRequiredService<CommandLevels>());
+builder.Services.AddHttpClient(MemberSurvey.HttpClientName);
+builder.Services.AddSingleton<MemberSurvey>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<MemberSurvey>());
 builder.Services.AddSingleton<ICoordinationGateway, SiloGateway>();
 builder.Services.AddSingleton<PrometheusMetrics>();
 builder.Services.Configure<BlobBackupSettings>(builder.Configuration.GetSection(BlobBackupSettings.Section));

@@ -6,7 +6,7 @@ using Coordination.Silo.Grains;
 namespace Coordination.Silo;
 
 /// <summary>The REST gateway's view of this silo: commands go through the Raft host, queries run on its loop.</summary>
-public sealed class SiloGateway(SiloRuntime silo, CommandLevels levels, TimeProvider time) : ICoordinationGateway
+public sealed class SiloGateway(SiloRuntime silo, MemberSurvey survey, TimeProvider time) : ICoordinationGateway
 {
     public LeaderAddress? Leader
     {
@@ -48,9 +48,9 @@ public sealed class SiloGateway(SiloRuntime silo, CommandLevels levels, TimeProv
             return (refused, silo.State.AppliedIndex);
         }
 
-        if (CommandCodec.LevelOf(command) is var needed && levels.Effective is var level && needed > level)
+        if (CommandCodec.LevelOf(command) is var needed && survey.Effective is var level && needed > level)
         {
-            return (new Rejected(ErrorCode.HeldBack, $"{command.GetType().Name} is held back: it needs command level {needed}, and this silo proposes up to {level} ({levels.HeldBackBy(needed)})."), silo.State.AppliedIndex);
+            return (new Rejected(ErrorCode.HeldBack, $"{command.GetType().Name} is held back: it needs command level {needed}, and this silo proposes up to {level} ({survey.HeldBackBy(needed)})."), silo.State.AppliedIndex);
         }
 
         var payload = RequestEnvelope.Encode(idempotencyKey, encoded);
@@ -149,7 +149,8 @@ public sealed class SiloGateway(SiloRuntime silo, CommandLevels levels, TimeProv
             Replication: status.Replication?.ToDictionary(p => p.Id, p => p.ToString()))
         {
             DecodeLevel = CommandCodec.LevelCurrent,
-            CommandLevel = levels.Effective,
+            CommandLevel = survey.Effective,
+            ClockMs = silo.Host.ClockNowMs(),
         };
     }
 }

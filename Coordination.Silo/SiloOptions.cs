@@ -72,7 +72,7 @@ public sealed class SiloOptions
     /// </summary>
     public int CommandLevel { get; set; } = Coordination.Grains.CommandCodec.LevelCurrent;
 
-    /// <summary>How often this silo asks every other member which command level it decodes (<see cref="CommandLevels"/>).</summary>
+    /// <summary>How often this silo asks every other member which command level it decodes (<see cref="MemberSurvey"/>).</summary>
     public int CommandLevelPollMs { get; set; } = 5_000;
 
     public int ElectionTicks { get; set; } = 10;

@@ -17,6 +17,7 @@ public sealed class PrometheusMetrics : IDisposable
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<(string Name, string Labels), Series> _series = new();
     private readonly SiloRuntime _silo;
+    private readonly MemberSurvey _survey;
 
     private sealed class Series
     {
@@ -27,9 +28,10 @@ public sealed class PrometheusMetrics : IDisposable
         public string Description = "";
     }
 
-    public PrometheusMetrics(SiloRuntime silo)
+    public PrometheusMetrics(SiloRuntime silo, MemberSurvey survey)
     {
         _silo = silo;
+        _survey = survey;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             if (instrument.Meter == silo.Metrics.Meter)
@@ -112,6 +114,16 @@ public sealed class PrometheusMetrics : IDisposable
         Gauge(text, "coordination_idempotency_keys", "Idempotency keys remembered", _silo.State.IdempotencyKeys);
         Gauge(text, "coordination_transport_dropped_messages", "Peer messages dropped (full queue or unknown peer)", _silo.TransportDroppedMessages);
         Gauge(text, "coordination_allocated_bytes", "Bytes this process has allocated since it started (the load tool's allocations per request)", GC.GetTotalAllocatedBytes());
+        Gauge(text, "coordination_command_level", "Newest command level this silo proposes (the lowest every member decodes)", _survey.Effective);
+        var skews = _survey.ClockSkewsMs.OrderBy(s => s.Key).ToArray();
+        if (skews.Length > 0)
+        {
+            text.Append("# HELP coordination_member_clock_skew_seconds Another member's clock minus this silo's, as last measured\n# TYPE coordination_member_clock_skew_seconds gauge\n");
+            foreach (var (member, skewMs) in skews)
+            {
+                Line(text, "coordination_member_clock_skew_seconds", $"member=\"{member}\"", skewMs / 1000.0);
+            }
+        }
         return text.ToString();
     }
 

@@ -33,11 +33,19 @@ public sealed class CommandLevelNegotiationTests
         Assert.Equal("held-back", heldBack.GetProperty("code").GetString());
         Assert.Contains("silo 2", heldBack.GetProperty("detail").GetString(), StringComparison.Ordinal);
 
-        // Upgraded, it answers with this build's level, and the command goes through.
+        // Upgraded, it answers with this build's level, and the command goes through. Its clock,
+        // an hour ahead, shows as its skew.
+        member.ClockMs = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeMilliseconds();
         member.DecodeLevel = 2;
         await UntilLevel(client, 2);
         var abandoned = await (await client.Post("/v1/locks/negotiated/abandon", new { sessionId = session })).Json(HttpStatusCode.OK);
         Assert.Equal("none", abandoned.GetProperty("outcome").GetString());
+
+        var metrics = await client.GetStringAsync("/metrics");
+        Assert.Contains("coordination_command_level 2", metrics, StringComparison.Ordinal);
+        var skew = System.Text.RegularExpressions.Regex.Match(metrics, "coordination_member_clock_skew_seconds\\{member=\"2\"\\} (\\S+)");
+        Assert.True(skew.Success, metrics);
+        Assert.InRange(double.Parse(skew.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 3_500, 3_700);
     }
 
     private static async Task<int> CommandLevel(HttpClient client) =>
@@ -62,6 +70,9 @@ public sealed class CommandLevelNegotiationTests
 
         public volatile int DecodeLevel;
 
+        /// <summary>The clock it reports along with a decode level (Unix ms; fixed, as a clock an hour off).</summary>
+        public long ClockMs;
+
         public string Url { get; private set; } = "";
 
         public static async Task<FakeMember> StartAsync()
@@ -74,7 +85,7 @@ public sealed class CommandLevelNegotiationTests
             {
                 return member.DecodeLevel == 0
                     ? Results.Json(new Dictionary<string, object> { ["nodeId"] = 2 })
-                    : Results.Json(new Dictionary<string, object> { ["nodeId"] = 2, ["decodeLevel"] = member.DecodeLevel });
+                    : Results.Json(new Dictionary<string, object> { ["nodeId"] = 2, ["decodeLevel"] = member.DecodeLevel, ["clockMs"] = Interlocked.Read(ref member.ClockMs) });
             });
             await app.StartAsync();
             member.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();

@@ -4,19 +4,32 @@ using Coordination.Grains;
 
 namespace Coordination.Silo;
 
+/// <summary>What one member said: the newest command level it decodes, and its clock (Unix ms) if it said.</summary>
+public readonly record struct MemberAnswer(int DecodeLevel, long? ClockMs);
+
 /// <summary>
-/// The newest commands this silo proposes: the lowest command level (<see cref="CommandCodec.LevelOf"/>)
-/// that every member of the cluster can decode, capped by <see cref="SiloOptions.CommandLevel"/>. A
-/// silo that meets an entry it cannot decode stops, so during a rolling upgrade new commands must
-/// wait until no older build runs; asking every member is what makes that automatic (an operator may
-/// still cap it by hand). Each silo asks every other member's <c>GET /v1/cluster</c> for its
-/// <c>decodeLevel</c> every <see cref="SiloOptions.CommandLevelPollMs"/>; a build from before the field
-/// answers without it (level 1), and a member that never answered counts as level 1, so a member
-/// that is down holds new commands back until it has been heard. A member's last answer is kept
-/// through later failures: one that is down applies nothing, and what it finds in the log on its
-/// return is there whatever this silo proposes now.
+/// Asks every other member's <c>GET /v1/cluster</c>, every <see cref="SiloOptions.CommandLevelPollMs"/>,
+/// which commands it decodes and what its clock reads.
+/// <para>
+/// <b>Command level.</b> The newest commands this silo proposes: the lowest command level
+/// (<see cref="CommandCodec.LevelOf"/>) that every member of the cluster can decode, capped by
+/// <see cref="SiloOptions.CommandLevel"/>. A silo that meets an entry it cannot decode stops, so during
+/// a rolling upgrade new commands must wait until no older build runs; asking every member is what
+/// makes that automatic (an operator may still cap it by hand). A build from before the
+/// <c>decodeLevel</c> field answers without it (level 1), and a member that never answered counts as
+/// level 1, so a member that is down holds new commands back until it has been heard. A member's last
+/// answer is kept through later failures: one that is down applies nothing, and what it finds in the
+/// log on its return is there whatever this silo proposes now.
+/// </para>
+/// <para>
+/// <b>Clock skew.</b> Log time comes from the leader's clock, so a member whose clock is far ahead of
+/// the others' moves it ahead when it leads (docs/grains.md, "Time and expiry"). The answer's clock,
+/// against the middle of the request on this silo's clock, gives each member's skew
+/// (<c>coordination_member_clock_skew_seconds</c>); one beyond <see cref="SkewWarning"/> is logged as
+/// a warning, at most every few minutes per member.
+/// </para>
 /// </summary>
-public sealed class CommandLevels : BackgroundService
+public sealed class MemberSurvey : BackgroundService
 {
     /// <summary>The level assumed for a member that has not answered, or answered without one.</summary>
     public const int Unknown = 1;
@@ -25,19 +38,19 @@ public sealed class CommandLevels : BackgroundService
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(2);
 
     private readonly SiloRuntime _silo;
-    private readonly Func<SiloAddress, CancellationToken, Task<int?>> _ask;
+    private readonly Func<SiloAddress, CancellationToken, Task<MemberAnswer?>> _ask;
     private readonly TimeProvider _time;
-    private readonly ILogger<CommandLevels> _logger;
+    private readonly ILogger<MemberSurvey> _logger;
     private readonly ConcurrentDictionary<ulong, int> _heard = new();
     private int _lastEffective;
 
-    public CommandLevels(SiloRuntime silo, IHttpClientFactory http, TimeProvider time, ILogger<CommandLevels> logger)
+    public MemberSurvey(SiloRuntime silo, IHttpClientFactory http, TimeProvider time, ILogger<MemberSurvey> logger)
         : this(silo, (member, token) => AskOverHttpAsync(http, member, token), time, logger)
     {
     }
 
-    /// <param name="ask">Asks one member for the level it decodes: null when it did not answer, <see cref="Unknown"/> when it answered without one.</param>
-    public CommandLevels(SiloRuntime silo, Func<SiloAddress, CancellationToken, Task<int?>> ask, TimeProvider time, ILogger<CommandLevels> logger)
+    /// <param name="ask">Asks one member: null when it did not answer; a level of <see cref="Unknown"/> when it answered without one.</param>
+    public MemberSurvey(SiloRuntime silo, Func<SiloAddress, CancellationToken, Task<MemberAnswer?>> ask, TimeProvider time, ILogger<MemberSurvey> logger)
     {
         _silo = silo;
         _ask = ask;
@@ -46,7 +59,18 @@ public sealed class CommandLevels : BackgroundService
         _lastEffective = Effective;
     }
 
-    public const string HttpClientName = "command-levels";
+    public const string HttpClientName = "member-survey";
+
+    /// <summary>A member's clock this far from this silo's is logged as a warning.</summary>
+    public static readonly TimeSpan SkewWarning = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan SkewWarningEvery = TimeSpan.FromMinutes(5);
+
+    private readonly ConcurrentDictionary<ulong, long> _skewsMs = new();
+    private readonly ConcurrentDictionary<ulong, long> _skewWarnedAt = new();
+
+    /// <summary>Each member's clock minus this silo's, in ms, as last measured (members that said).</summary>
+    public IReadOnlyDictionary<ulong, long> ClockSkewsMs => _skewsMs;
 
     /// <summary>How soon a member that has never answered is asked again.</summary>
     private static readonly TimeSpan UnheardRetry = TimeSpan.FromMilliseconds(200);
@@ -90,9 +114,21 @@ public sealed class CommandLevels : BackgroundService
         var members = OtherMembers.ToArray();
         await Task.WhenAll(members.Select(async id =>
         {
-            if (_silo.AddressOf(id) is { } address && await AskAsync(address, cancellation) is { } level)
+            if (_silo.AddressOf(id) is not { } address)
             {
-                _heard[id] = level;
+                return;
+            }
+
+            var sent = _silo.Host.ClockNowMs();
+            if (await AskAsync(address, cancellation) is not { } answer)
+            {
+                return;
+            }
+
+            _heard[id] = answer.DecodeLevel;
+            if (answer.ClockMs is { } clock)
+            {
+                NoteSkew(id, clock - ((sent + _silo.Host.ClockNowMs()) / 2));
             }
         }));
 
@@ -104,7 +140,20 @@ public sealed class CommandLevels : BackgroundService
         }
     }
 
-    private async Task<int?> AskAsync(SiloAddress member, CancellationToken cancellation)
+    private void NoteSkew(ulong member, long skewMs)
+    {
+        _skewsMs[member] = skewMs;
+        var now = _time.GetTimestamp();
+        if (Math.Abs(skewMs) > SkewWarning.TotalMilliseconds
+            && (!_skewWarnedAt.TryGetValue(member, out var warned) || _time.GetElapsedTime(warned, now) > SkewWarningEvery))
+        {
+            _skewWarnedAt[member] = now;
+            _logger.LogWarning("Silo {Member}'s clock is {Skew} ms from silo {Node}'s: log time jumps by as much when leadership moves between them (docs/grains.md, \"Time and expiry\"); synchronize the clocks",
+                member, skewMs, _silo.Options.NodeId);
+        }
+    }
+
+    private async Task<MemberAnswer?> AskAsync(SiloAddress member, CancellationToken cancellation)
     {
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         bounded.CancelAfter(AskTimeout);
@@ -121,7 +170,7 @@ public sealed class CommandLevels : BackgroundService
         }
     }
 
-    private static async Task<int?> AskOverHttpAsync(IHttpClientFactory http, SiloAddress member, CancellationToken cancellation)
+    private static async Task<MemberAnswer?> AskOverHttpAsync(IHttpClientFactory http, SiloAddress member, CancellationToken cancellation)
     {
         using var client = http.CreateClient(HttpClientName);
         using var response = await client.GetAsync(new Uri(new Uri(member.ClientUrl), "/v1/cluster"), cancellation);
@@ -131,7 +180,10 @@ public sealed class CommandLevels : BackgroundService
         }
 
         using var body = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellation), cancellationToken: cancellation);
-        return body.RootElement.TryGetProperty("decodeLevel", out var level) && level.TryGetInt32(out var value) && value >= Unknown ? value : Unknown;
+        var root = body.RootElement;
+        var level = root.TryGetProperty("decodeLevel", out var levelText) && levelText.TryGetInt32(out var value) && value >= Unknown ? value : Unknown;
+        long? clock = root.TryGetProperty("clockMs", out var clockText) && clockText.TryGetInt64(out var ms) ? ms : null;
+        return new MemberAnswer(level, clock);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
