@@ -61,6 +61,12 @@ public sealed record ClusterStatus
     public IReadOnlyList<JsonElement> Learners { get; init; } = [];
 
     public IReadOnlyList<ClusterMember> Members { get; init; } = [];
+
+    /// <summary>The newest commands the answering silo's build decodes; 0 from a build that does not say.</summary>
+    public int DecodeLevel { get; init; }
+
+    /// <summary>The newest commands it proposes now (the lowest every member decodes; below <see cref="DecodeLevel"/> while an upgrade is under way); 0 from a build that does not say.</summary>
+    public int CommandLevel { get; init; }
 }
 
 /// <summary>Something a session holds: a lock, a candidacy, a membership.</summary>

@@ -14,6 +14,12 @@ internal static class ClusterCommands
             run.Write(cluster, CliJsonContext.Default.ClusterStatus, output =>
             {
                 output.WriteLine($"leader {cluster.Leader ?? "none"}  term {cluster.Term}  commit {cluster.CommitIndex}  applied {cluster.AppliedIndex}  log {cluster.FirstIndex}..{cluster.LastIndex}  (answered by {cluster.NodeId}, {cluster.Role})");
+                if (cluster.CommandLevel < cluster.DecodeLevel)
+                {
+                    // An upgrade under way (or a member not heard from): some commands are held back.
+                    output.WriteLine($"commands up to level {cluster.CommandLevel} of the {cluster.DecodeLevel} this build decodes: newer ones are held back until every member runs a build that decodes them");
+                }
+
                 var voters = cluster.Voters.Select(v => v.ToString()).ToHashSet();
                 run.Table(
                     ["NODE", "ROLE", "CLIENT URL", "PEER", "HTTP/2 URL"],

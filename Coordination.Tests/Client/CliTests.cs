@@ -62,6 +62,20 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Cluster_status_says_when_newer_commands_are_held_back()
+    {
+        var handler = new FakeHandler().Json("GET", "/v1/cluster", """
+            {"nodeId": 1, "role": "leader", "term": 4, "leader": 1, "commitIndex": 90, "appliedIndex": 90, "firstIndex": 1, "lastIndex": 90,
+             "voters": [1], "learners": [], "members": [{"id": 1, "clientUrl": "http://a:5080", "peerAddress": "a:5081"}], "decodeLevel": 2, "commandLevel": 1}
+            """, HttpStatusCode.OK);
+
+        var run = await RunAsync(handler, ["cluster", "status"]);
+
+        Assert.Equal(0, run.Exit);
+        Assert.Contains("commands up to level 1 of the 2 this build decodes", run.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Json_output_is_one_document_per_line_for_scripts()
     {
         var handler = new FakeHandler().Cluster("/", leader: 2);
