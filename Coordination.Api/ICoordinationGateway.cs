@@ -40,7 +40,7 @@ public sealed record ClusterView(
     /// <summary>The newest command level this silo proposes now: the lowest every member decodes, capped by its configuration.</summary>
     public int CommandLevel { get; init; }
 
-    /// <summary>This silo's clock as it would stamp an entry now (Unix ms): other silos measure their skew against it.</summary>
+    /// <summary>This silo's wall clock (Unix ms), as the system gives it: other silos measure their skew against it.</summary>
     public long ClockMs { get; init; }
 }
 

@@ -527,13 +527,14 @@ public sealed partial class RaftNode
     }
 
     /// <summary>
-    /// The voter to hand leadership to: one a transfer already targets (a second forced campaign
-    /// would split the votes), else the one with the longest log as far as this leader knows (the
-    /// lowest id of equals), if it holds every committed entry; else null.
+    /// The voter to hand leadership to, if it holds every committed entry: the one a transfer already
+    /// targets (a second forced campaign would split the votes), else the one with the longest log as
+    /// far as this leader knows (the lowest id of equals); else null.
     /// </summary>
     private ulong? MostCaughtUpVoter()
     {
-        if (_leadTransferee != 0 && _leadTransferee != Id && Membership.IsVoter(_leadTransferee))
+        if (_leadTransferee != 0 && _leadTransferee != Id && Membership.IsVoter(_leadTransferee)
+            && _progress.TryGetValue(_leadTransferee, out var target) && target.Match >= _log.Committed)
         {
             return _leadTransferee;
         }

@@ -27,7 +27,11 @@ public sealed partial class CoordinationStateMachine
     public IReadOnlyList<ConfigVersion> GetConfigHistory(string name) =>
         _configs.Find(name) is { } state ? [.. state.Versions] : [];
 
-    /// <summary>The last value handed out by sequence <paramref name="name"/>; 0 if never used.</summary>
+    /// <summary>
+    /// The last value handed out by sequence <paramref name="name"/> (the next is one more); 0 if never
+    /// used, except in a cluster restored from a saved state, where it is at least the
+    /// <see cref="SequenceFloor"/>.
+    /// </summary>
     public ulong GetSequence(string name) => Math.Max(_sequences.Find(name)?.Last ?? 0, SequenceFloor);
 
     public SessionInfo? GetSession(ulong sessionId) => _sessions.Find(sessionId)?.ToInfo();

@@ -69,8 +69,18 @@ public sealed class MemberSurvey : BackgroundService
     private readonly ConcurrentDictionary<ulong, long> _skewsMs = new();
     private readonly ConcurrentDictionary<ulong, long> _skewWarnedAt = new();
 
-    /// <summary>Each member's clock minus this silo's, in ms, as last measured (members that said).</summary>
-    public IReadOnlyDictionary<ulong, long> ClockSkewsMs => _skewsMs;
+    /// <summary>A clock this far off is not a clock (an answer that is not a silo's): ignored.</summary>
+    private static readonly TimeSpan ImplausibleSkew = TimeSpan.FromDays(36_500);
+
+    /// <summary>Each current member's clock minus this silo's, in ms, as last measured (members that said).</summary>
+    public IReadOnlyDictionary<ulong, long> ClockSkewsMs
+    {
+        get
+        {
+            var members = OtherMembers.ToHashSet();
+            return _skewsMs.Where(s => members.Contains(s.Key)).ToDictionary(s => s.Key, s => s.Value);
+        }
+    }
 
     /// <summary>How soon a member that has never answered is asked again.</summary>
     private static readonly TimeSpan UnheardRetry = TimeSpan.FromMilliseconds(200);
@@ -119,16 +129,19 @@ public sealed class MemberSurvey : BackgroundService
                 return;
             }
 
-            var sent = _silo.Host.ClockNowMs();
+            // Raw wall clocks on both sides (ClusterView.ClockMs is one too): the entry stamps of
+            // every silo are pulled up to the newest stamp applied, so they would hide a fast clock.
+            var sent = _time.GetUtcNow().ToUnixTimeMilliseconds();
             if (await AskAsync(address, cancellation) is not { } answer)
             {
                 return;
             }
 
             _heard[id] = answer.DecodeLevel;
-            if (answer.ClockMs is { } clock)
+            var middle = (sent + _time.GetUtcNow().ToUnixTimeMilliseconds()) / 2;
+            if (answer.ClockMs is { } clock && Math.Abs((double)clock - middle) < ImplausibleSkew.TotalMilliseconds)
             {
-                NoteSkew(id, clock - ((sent + _silo.Host.ClockNowMs()) / 2));
+                NoteSkew(id, clock - middle);
             }
         }));
 

@@ -150,7 +150,7 @@ public sealed class SiloGateway(SiloRuntime silo, MemberSurvey survey, TimeProvi
         {
             DecodeLevel = CommandCodec.LevelCurrent,
             CommandLevel = survey.Effective,
-            ClockMs = silo.Host.ClockNowMs(),
+            ClockMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
         };
     }
 }

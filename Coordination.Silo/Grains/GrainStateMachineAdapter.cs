@@ -48,6 +48,8 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
 
     public ulong AppliedIndex => Volatile.Read(ref _applied);
 
+    public long LogTimeMs => Grains.LogTimeMs;
+
     public int IdempotencyKeys => _keys.Count;
 
     /// <summary>Raised on the loop thread when an applied entry began a distributed transaction, so the leader's coordinator starts on it at once.</summary>

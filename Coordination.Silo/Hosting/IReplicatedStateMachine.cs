@@ -11,6 +11,9 @@ public interface IReplicatedStateMachine
     /// <summary>The index of the last applied entry.</summary>
     ulong AppliedIndex { get; }
 
+    /// <summary>The newest entry timestamp applied or restored from a snapshot (Unix ms; 0 if none): log time as far as this replica knows.</summary>
+    long LogTimeMs { get; }
+
     /// <summary>Applies one committed command with the leader's timestamp; the result goes to the waiting proposer, if any.</summary>
     object? Apply(ulong index, long timestampMs, ReadOnlyMemory<byte> command);
 

@@ -511,6 +511,7 @@ public sealed partial class RaftHost
         {
             _stateMachine.RestoreSnapshot(snapshot.Metadata.Index, snapshot.Data);
             (_lastSnapshotBytes, _appliedBytesSinceSnapshot) = (snapshot.Data.Length, 0);
+            Volatile.Write(ref _appliedStampMax, Math.Max(_appliedStampMax, _stateMachine.LogTimeMs));
 
             // A snapshot from the leader covers the waiter's index: which entry was there is not
             // known here, so the change is reported as not made (the caller retries and finds out).

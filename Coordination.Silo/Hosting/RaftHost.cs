@@ -151,6 +151,7 @@ public sealed partial class RaftHost : IAsyncDisposable
         {
             stateMachine.RestoreSnapshot(storage.Snapshot.Metadata.Index, storage.Snapshot.Data);
             _lastSnapshotBytes = storage.Snapshot.Data.Length;
+            _appliedStampMax = stateMachine.LogTimeMs;
         }
 
         _node = new RaftNode(options.ToRaftOptions(), storage, new SplitMixRandom((ulong)Random.Shared.NextInt64()));

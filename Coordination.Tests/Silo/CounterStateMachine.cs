@@ -10,6 +10,8 @@ internal sealed class CounterStateMachine : IReplicatedStateMachine
 
     public ulong AppliedIndex { get; private set; }
 
+    public long LogTimeMs { get; private set; }
+
     public int LeaderTakeovers { get; private set; }
 
     /// <summary>When set, a new leader proposes <see cref="TakeoverMarker"/> as its duty (the session extension's stand-in).</summary>
@@ -26,6 +28,7 @@ internal sealed class CounterStateMachine : IReplicatedStateMachine
     public object? Apply(ulong index, long timestampMs, ReadOnlyMemory<byte> command)
     {
         AppliedIndex = index;
+        LogTimeMs = Math.Max(LogTimeMs, timestampMs);
         if (command.Length == 8)
         {
             Values.Add(BinaryPrimitives.ReadInt64LittleEndian(command.Span));
@@ -42,12 +45,14 @@ internal sealed class CounterStateMachine : IReplicatedStateMachine
 
     public void Skip(ulong index) => AppliedIndex = index;
 
-    public byte[] WriteSnapshot() => Values.SelectMany(BitConverter.GetBytes).ToArray();
+    /// <summary>Log time, then the values (8 bytes each, little-endian).</summary>
+    public byte[] WriteSnapshot() => [.. BitConverter.GetBytes(LogTimeMs), .. Values.SelectMany(BitConverter.GetBytes)];
 
     public void RestoreSnapshot(ulong index, ReadOnlySpan<byte> snapshot)
     {
+        LogTimeMs = BinaryPrimitives.ReadInt64LittleEndian(snapshot);
         var values = new List<long>();
-        for (var i = 0; i + 8 <= snapshot.Length; i += 8)
+        for (var i = 8; i + 8 <= snapshot.Length; i += 8)
         {
             values.Add(BinaryPrimitives.ReadInt64LittleEndian(snapshot[i..]));
         }

@@ -389,6 +389,27 @@ public sealed class RaftHostSnapshotTests
         Assert.True(host.ClockNowMs() >= ahead);
     }
 
+    [Fact]
+    public async Task A_leader_restored_from_a_snapshot_stamps_on_from_the_snapshots_log_time_not_back()
+    {
+        // Nothing follows the snapshot in the log: its log time is all this silo knows of time.
+        var time = new SteppableTimeProvider();
+        var ahead = time.GetUtcNow().AddHours(1).ToUnixTimeMilliseconds();
+        var saved = new CounterStateMachine();
+        saved.Apply(2, ahead, CounterStateMachine.Command(1));
+        var log = new MemoryLogStorage();
+        log.InstallSnapshot(new Snapshot(new SnapshotMetadata(2, 1, new Membership([1], [])), saved.WriteSnapshot()));
+        log.Save(new HardState(1, 0, 2), []);
+        var state = new CounterStateMachine();
+        await using var host = new RaftHost(new RaftHostOptions { NodeId = 1, TickInterval = TimeSpan.FromMilliseconds(5) }, log, state, _ => { }, time, NullLogger.Instance);
+        host.Start();
+
+        await Retry(() => host.ProposeAsync(CounterStateMachine.Command(2)));
+        var stamps = await host.QueryAsync(() => state.Stamps.ToArray(), linearizable: true).WaitAsync(WaitMax);
+
+        Assert.InRange(Assert.Single(stamps) - ahead, 0, (long)WaitMax.TotalMilliseconds);
+    }
+
     private static async Task Retry(Func<Task> propose)
     {
         // The single voter elects itself within a few ticks; until then proposals are refused.
@@ -453,6 +474,8 @@ public sealed class RaftHostSnapshotTests
         private readonly CounterStateMachine _inner = new();
 
         public ulong AppliedIndex => _inner.AppliedIndex;
+
+        public long LogTimeMs => _inner.LogTimeMs;
 
         public object? Apply(ulong index, long timestampMs, ReadOnlyMemory<byte> command) => _inner.Apply(index, timestampMs, command);
 
