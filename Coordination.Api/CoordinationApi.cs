@@ -19,6 +19,13 @@ public static class CoordinationApi
     /// <summary>Largest request body accepted.</summary>
     public const long RequestBodyBytesMax = 262_144;
 
+    /// <summary>
+    /// Config documents whose names start with this belong to the service (the silos' replicated
+    /// address book): clients read them but never write them, or a stray write could send every
+    /// silo's peer traffic elsewhere.
+    /// </summary>
+    public const string ReservedConfigPrefix = "coordination:";
+
     /// <summary>An oversized body up to this size is read and dropped to answer 413; a larger one closes the connection.</summary>
     public const long OversizedBodyDrainBytesMax = 4 * RequestBodyBytesMax;
 

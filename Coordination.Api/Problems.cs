@@ -52,6 +52,9 @@ public static class Problems
     public static ProblemHttpResult Validation(string field, string message) =>
         Create(400, "validation", message, new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { [field] = [message] } });
 
+    public static ProblemHttpResult ReservedName(string name) =>
+        Create(400, "invalid-name", $"'{name}' is reserved: config documents named '{CoordinationApi.ReservedConfigPrefix}...' belong to the service and are read-only to clients.");
+
     public static ProblemHttpResult InvalidName(string name) =>
         Create(400, "invalid-name", $"'{name}' is not a valid name: 1-{Limits.NameLengthMax} characters from A-Z a-z 0-9 . _ - / :.");
 

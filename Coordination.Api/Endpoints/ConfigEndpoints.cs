@@ -25,7 +25,7 @@ internal static class ConfigEndpoints
 
     private static Task<IResult> Put(HttpContext http, ICoordinationGateway gateway, string name, PutConfigRequest body)
     {
-        if (Invalid(name) is { } invalid)
+        if (InvalidForWrite(name) is { } invalid)
         {
             return invalid;
         }
@@ -49,7 +49,7 @@ internal static class ConfigEndpoints
         : null;
 
     private static Task<IResult> Delete(HttpContext http, ICoordinationGateway gateway, string name, long? expectedVersion) =>
-        Invalid(name) ?? InvalidExpectedVersion(expectedVersion) ?? GatewayCalls.Execute(http, gateway, new DeleteConfig(name, expectedVersion ?? PutConfig.AnyVersion), r =>
+        InvalidForWrite(name) ?? InvalidExpectedVersion(expectedVersion) ?? GatewayCalls.Execute(http, gateway, new DeleteConfig(name, expectedVersion ?? PutConfig.AnyVersion), r =>
         {
             var deleted = (ConfigDeleted)r;
             return TypedResults.Ok(new ConfigDeleteResponse(name, deleted.Version));
@@ -61,13 +61,13 @@ internal static class ConfigEndpoints
             [.. versions.Select(v => new ConfigVersionDto(v.Version, v.Revision, v.WrittenMs, GatewayCalls.JsonValue(v.Value)))])));
 
     private static Task<IResult> Rollback(HttpContext http, ICoordinationGateway gateway, string name, RollbackRequest body) =>
-        Invalid(name) ?? InvalidExpectedVersion(body.ExpectedVersion)
+        InvalidForWrite(name) ?? InvalidExpectedVersion(body.ExpectedVersion)
         ?? (body.ToVersion < 1 ? Task.FromResult<IResult>(Problems.Validation("toVersion", "toVersion is a version number (1 or more).")) : null)
         ?? GatewayCalls.Execute(http, gateway, new RollbackConfig(name, body.ToVersion, body.ExpectedVersion ?? PutConfig.AnyVersion), Written);
 
     private static Task<IResult> FencedPut(HttpContext http, ICoordinationGateway gateway, string name, FencedPutRequest body)
     {
-        if (Invalid(name) is { } invalid)
+        if (InvalidForWrite(name) is { } invalid)
         {
             return invalid;
         }
@@ -92,4 +92,8 @@ internal static class ConfigEndpoints
     }
 
     private static Task<IResult>? Invalid(string name) => GatewayCalls.ValidName(name) ? null : Task.FromResult<IResult>(Problems.InvalidName(name));
+
+    /// <summary>As <see cref="Invalid"/>, and refuses the service's own documents (<see cref="CoordinationApi.ReservedConfigPrefix"/>).</summary>
+    private static Task<IResult>? InvalidForWrite(string name) =>
+        Invalid(name) ?? (GatewayCalls.Reserved(name) ? Task.FromResult<IResult>(Problems.ReservedName(name)) : null);
 }

@@ -149,4 +149,7 @@ internal static class GatewayCalls
     }
 
     public static bool ValidName(string name) => Names.IsValid(name);
+
+    /// <summary>True for a config document name clients may not write (<see cref="CoordinationApi.ReservedConfigPrefix"/>).</summary>
+    public static bool Reserved(string name) => name.StartsWith(CoordinationApi.ReservedConfigPrefix, StringComparison.Ordinal);
 }

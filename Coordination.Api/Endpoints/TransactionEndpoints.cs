@@ -61,6 +61,11 @@ internal static class TransactionEndpoints
                 return Invalid($"operations[{i}]", "An operation is {type: put, name, value}, {type: delete, name}, {type: next, name, count} or {type: release, name, sessionId, token}.");
             }
 
+            if (operation is PutConfigOperation or DeleteConfigOperation && GatewayCalls.Reserved(o.Name!))
+            {
+                return Task.FromResult<IResult>(Problems.ReservedName(o.Name!));
+            }
+
             operations.Add(operation);
         }
 

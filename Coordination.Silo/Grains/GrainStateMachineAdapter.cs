@@ -30,7 +30,7 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
     /// The reserved config document that holds every silo's addresses (JSON), replicated like any
     /// other write so a silo added at run time becomes reachable from every silo.
     /// </summary>
-    public const string AddressBookName = "coordination:members";
+    public const string AddressBookName = Api.CoordinationApi.ReservedConfigPrefix + "members";
 
     private ulong _addressBookRevision;
 

@@ -128,6 +128,29 @@ public sealed class DocumentApiTests(SiloFactory silo) : IClassFixture<SiloFacto
     }
 
     [Fact]
+    public async Task The_services_own_documents_are_read_only_to_clients()
+    {
+        var client = await silo.ReadyClientAsync();
+        const string book = "/v1/config/coordination:members";
+        var before = await client.GetAsync(book);
+
+        Assert.Equal("invalid-name", await (await client.Put(book, new { value = new { members = Array.Empty<object>() } })).Problem(HttpStatusCode.BadRequest));
+        Assert.Equal("invalid-name", await (await client.DeleteAsync(book)).Problem(HttpStatusCode.BadRequest));
+        Assert.Equal("invalid-name", await (await client.Post(book + "/rollback", new { toVersion = 1 })).Problem(HttpStatusCode.BadRequest));
+        Assert.Equal("invalid-name", await (await client.Put("/v1/config/coordination:other", new { value = 1 })).Problem(HttpStatusCode.BadRequest));
+        Assert.Equal("invalid-name", await (await client.Post("/v1/transactions", new { operations = new object[] { new { type = "put", name = "coordination:members", value = 1 } } })).Problem(HttpStatusCode.BadRequest));
+
+        // Reading stays allowed, and nothing changed.
+        var after = await client.GetAsync(book);
+        Assert.Equal(before.StatusCode, after.StatusCode);
+        if (after.StatusCode == HttpStatusCode.OK)
+        {
+            Assert.Equal((await before.Json(HttpStatusCode.OK)).GetProperty("version").GetInt64(), (await after.Json(HttpStatusCode.OK)).GetProperty("version").GetInt64());
+        }
+        await (await client.Put("/v1/config/coordination-like:ok", new { value = 1 })).Json(HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task Sequences_hand_out_unique_increasing_ranges()
     {
         var client = await silo.ReadyClientAsync();
