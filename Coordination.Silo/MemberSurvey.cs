@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Coordination.Grains;
+using Coordination.Silo.Grains;
 
 namespace Coordination.Silo;
 
@@ -16,10 +17,12 @@ public readonly record struct MemberAnswer(int DecodeLevel, long? ClockMs);
 /// <see cref="SiloOptions.CommandLevel"/>. A silo that meets an entry it cannot decode stops, so during
 /// a rolling upgrade new commands must wait until no older build runs; asking every member is what
 /// makes that automatic (an operator may still cap it by hand). A build from before the
-/// <c>decodeLevel</c> field answers without it (level 1), and a member that never answered counts as
-/// level 1, so a member that is down holds new commands back until it has been heard. A member's last
-/// answer is kept through later failures: one that is down applies nothing, and what it finds in the
-/// log on its return is there whatever this silo proposes now.
+/// <c>decodeLevel</c> field answers without it (level 1). The leader records what it knows of every
+/// member in a replicated document (<see cref="GrainStateMachineAdapter.DecodeLevelsName"/>), so a
+/// silo that restarts while a member is down still knows that member's level; a member neither heard
+/// nor recorded counts as level 1. A member's last answer is kept through later failures: one that is
+/// down applies nothing, and what it finds in the log on its return is there whatever this silo
+/// proposes now.
 /// </para>
 /// <para>
 /// <b>Clock skew.</b> Log time comes from the leader's clock, so a member whose clock is far ahead of
@@ -85,7 +88,7 @@ public sealed class MemberSurvey : BackgroundService
     /// <summary>How soon a member that has never answered is asked again.</summary>
     private static readonly TimeSpan UnheardRetry = TimeSpan.FromMilliseconds(200);
 
-    private bool HeardFromAll => _silo.Host.Status.Membership.All.All(id => id == _silo.Options.NodeId || _heard.ContainsKey(id));
+    private bool HeardFromAll => OtherMembers.All(_heard.ContainsKey);
 
     /// <summary>The newest command level this silo proposes now.</summary>
     public int Effective
@@ -93,12 +96,95 @@ public sealed class MemberSurvey : BackgroundService
         get
         {
             var level = _silo.Options.CommandLevel;
+            var recorded = Recorded();
             foreach (var member in OtherMembers)
             {
-                level = Math.Min(level, _heard.GetValueOrDefault(member, Unknown));
+                level = Math.Min(level, LevelOf(member, recorded));
             }
 
             return level;
+        }
+    }
+
+    /// <summary>What this silo knows a member decodes: its own answer since this silo started, else the leader's record, else <see cref="Unknown"/>.</summary>
+    private int LevelOf(ulong member, IReadOnlyDictionary<ulong, int> recorded) =>
+        _heard.TryGetValue(member, out var heard) ? heard : recorded.GetValueOrDefault(member, Unknown);
+
+    private (byte[]? Json, IReadOnlyDictionary<ulong, int> Levels) _recorded = (null, new Dictionary<ulong, int>());
+
+    /// <summary>The levels recorded in <see cref="GrainStateMachineAdapter.DecodeLevelsName"/> (parsed once per version).</summary>
+    private IReadOnlyDictionary<ulong, int> Recorded()
+    {
+        var json = _silo.State.DecodeLevels;
+        var cached = _recorded;
+        if (ReferenceEquals(json, cached.Json))
+        {
+            return cached.Levels;
+        }
+
+        var levels = new Dictionary<ulong, int>();
+        try
+        {
+            using var document = JsonDocument.Parse(json ?? "{}"u8.ToArray());
+            if (document.RootElement.TryGetProperty("levels", out var entries) && entries.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var entry in entries.EnumerateObject())
+                {
+                    if (ulong.TryParse(entry.Name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) && entry.Value.TryGetInt32(out var level) && level >= Unknown)
+                    {
+                        levels[id] = level;
+                    }
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not readable: nothing recorded.
+        }
+
+        _recorded = (json, levels);
+        return levels;
+    }
+
+    /// <summary>
+    /// On the leader: writes what this silo knows of every member's level (its own build's, the
+    /// answers, and earlier records of members not heard from) when it differs from the record.
+    /// </summary>
+    private async Task RecordAsync(CancellationToken cancellation)
+    {
+        if (_silo.Host.Status.Role != Consensus.RaftRole.Leader)
+        {
+            return;
+        }
+
+        var recorded = Recorded();
+        var known = new SortedDictionary<ulong, int> { [_silo.Options.NodeId] = CommandCodec.LevelCurrent };
+        foreach (var member in OtherMembers)
+        {
+            if (_heard.TryGetValue(member, out var heard) || recorded.TryGetValue(member, out heard))
+            {
+                known[member] = heard;
+            }
+        }
+
+        if (known.Count == recorded.Count && known.All(k => recorded.TryGetValue(k.Key, out var level) && level == k.Value))
+        {
+            return;
+        }
+
+        var json = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, Dictionary<string, int>>
+        {
+            ["levels"] = known.ToDictionary(k => k.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), k => k.Value),
+        });
+        try
+        {
+            var command = CommandCodec.Encode(new PutConfig(GrainStateMachineAdapter.DecodeLevelsName, json));
+            await _silo.Host.ProposeAsync(RequestEnvelope.Encode(null, command), cancellation);
+        }
+        catch (Exception e) when (!cancellation.IsCancellationRequested)
+        {
+            // Lost leadership, or no quorum: the next leader records it.
+            _logger.LogDebug(e, "Recording the members' command levels did not commit");
         }
     }
 
@@ -107,8 +193,11 @@ public sealed class MemberSurvey : BackgroundService
     /// <summary>Why a command of level <paramref name="needed"/> is held back: the members (or the setting) that keep the level lower.</summary>
     public string HeldBackBy(int needed)
     {
-        var members = OtherMembers.Where(id => _heard.GetValueOrDefault(id, Unknown) < needed)
-            .Select(id => _heard.TryGetValue(id, out var level) ? $"silo {id} decodes up to level {level}" : $"silo {id} has not been heard from since this silo started")
+        var recorded = Recorded();
+        var members = OtherMembers.Where(id => LevelOf(id, recorded) < needed)
+            .Select(id => _heard.TryGetValue(id, out var level) || recorded.TryGetValue(id, out level)
+                ? $"silo {id} decodes up to level {level}"
+                : $"silo {id} has not been heard from (nor recorded by a leader)")
             .ToList();
         if (_silo.Options.CommandLevel < needed)
         {
@@ -145,6 +234,7 @@ public sealed class MemberSurvey : BackgroundService
             }
         }));
 
+        await RecordAsync(cancellation);
         var effective = Effective;
         if (Interlocked.Exchange(ref _lastEffective, effective) != effective)
         {

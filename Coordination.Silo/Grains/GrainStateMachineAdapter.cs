@@ -32,7 +32,18 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
     /// </summary>
     public const string AddressBookName = Api.CoordinationApi.ReservedConfigPrefix + "members";
 
+    /// <summary>
+    /// The reserved config document in which the leader records the command level each silo decodes
+    /// (<see cref="MemberSurvey"/>), so a silo that restarts while a member is down still knows it.
+    /// </summary>
+    public const string DecodeLevelsName = Api.CoordinationApi.ReservedConfigPrefix + "decode-levels";
+
     private ulong _addressBookRevision;
+    private ulong _decodeLevelsRevision;
+    private byte[]? _decodeLevels;
+
+    /// <summary>The JSON of <see cref="DecodeLevelsName"/> as last applied, or null; read from any thread.</summary>
+    public byte[]? DecodeLevels => Volatile.Read(ref _decodeLevels);
 
     /// <summary>Raised on the loop thread with the address book's JSON whenever an applied entry changed it.</summary>
     public event Action<byte[]>? AddressBookChanged;
@@ -88,6 +99,12 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
         {
             _addressBookRevision = book.Revision;
             AddressBookChanged?.Invoke(book.Value);
+        }
+
+        if (Grains.GetConfig(DecodeLevelsName) is { } levels && levels.Revision != _decodeLevelsRevision)
+        {
+            _decodeLevelsRevision = levels.Revision;
+            Volatile.Write(ref _decodeLevels, levels.Value);
         }
     }
 
@@ -201,7 +218,7 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
 
         Grains = grains;
         Volatile.Write(ref _applied, index);
-        _addressBookRevision = 0;
+        (_addressBookRevision, _decodeLevelsRevision) = (0, 0);
         NoticeAddressBook();
         Signals.NotifyAll();
     }

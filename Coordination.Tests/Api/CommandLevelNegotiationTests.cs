@@ -48,6 +48,47 @@ public sealed class CommandLevelNegotiationTests
         Assert.InRange(double.Parse(skew.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 3_500, 3_700);
     }
 
+    [Fact]
+    public async Task A_silo_that_restarts_while_a_member_is_down_keeps_the_level_the_leader_recorded()
+    {
+        using var factory = new SiloFactory();
+        await using (var member = await FakeMember.StartAsync())
+        {
+            member.DecodeLevel = 2;
+            await using var first = factory.WithWebHostBuilder(b => b.UseSetting("Coordination:CommandLevelPollMs", "20"));
+            var client = await first.ReadyClientAsync();
+            await (await client.Post("/v1/cluster/members", new { id = 2, clientUrl = member.Url, peerAddress = $"127.0.0.1:{SiloFactory.FreePort()}" })).Json(HttpStatusCode.OK);
+            await UntilLevel(client, 2);
+            using var bound = new CancellationTokenSource(WaitMax);
+            for (var attempt = 0; !await Recorded(client, member: 2, level: 2); attempt++)
+            {
+                Assert.True(attempt < 1_000, "the leader did not record silo 2's level");
+                await Task.Delay(10, bound.Token);
+            }
+        }
+
+        // Silo 2 is gone and this silo restarts: it has not heard silo 2, but the record says level 2.
+        await using var second = factory.WithWebHostBuilder(b => b.UseSetting("Coordination:CommandLevelPollMs", "20"));
+        var restarted = await second.ReadyClientAsync();
+        var cluster = await (await restarted.GetAsync("/v1/cluster")).Json(HttpStatusCode.OK);
+        Assert.Contains(2UL, cluster.GetProperty("learners").EnumerateArray().Select(l => l.GetUInt64()));
+        Assert.Equal(2, cluster.GetProperty("commandLevel").GetInt32());
+        var abandoned = await (await restarted.Post("/v1/locks/recorded/abandon", new { sessionId = await restarted.Session() })).Json(HttpStatusCode.OK);
+        Assert.Equal("none", abandoned.GetProperty("outcome").GetString());
+    }
+
+    private static async Task<bool> Recorded(HttpClient client, int member, int level)
+    {
+        var response = await client.GetAsync("/v1/config/coordination:decode-levels");
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+
+        var levels = (await response.Json(HttpStatusCode.OK)).GetProperty("value").GetProperty("levels");
+        return levels.TryGetProperty(member.ToString(System.Globalization.CultureInfo.InvariantCulture), out var recorded) && recorded.GetInt32() == level;
+    }
+
     private static async Task<int> CommandLevel(HttpClient client) =>
         (await (await client.GetAsync("/v1/cluster")).Json(HttpStatusCode.OK)).GetProperty("commandLevel").GetInt32();
 
