@@ -187,6 +187,16 @@ public sealed class FaultTests(ITestOutputHelper output)
             {
                 tokenB = reply.Body.GetProperty("token").GetInt64();
             }
+            else if (reply.Delivery == Delivery.Lost)
+            {
+                // The answer was lost (a timeout on this loaded machine): the grant may have been made.
+                // A careful client looks before it asks again, as an acquire by a holder is refused.
+                var holders = await http.Send(cluster.Url(y), HttpMethod.Get, $"/v1/locks/{lockName}");
+                if (holders.Is(HttpStatusCode.OK) && holders.Body.GetProperty("holders").EnumerateArray().FirstOrDefault(h => h.GetProperty("sessionId").GetInt64() == b) is { ValueKind: System.Text.Json.JsonValueKind.Object } held)
+                {
+                    tokenB = held.GetProperty("token").GetInt64();
+                }
+            }
             else
             {
                 // Busy until A's session expires; a brief re-election (no-leader) is retried like a client would.
