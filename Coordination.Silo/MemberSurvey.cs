@@ -294,7 +294,15 @@ public sealed class MemberSurvey : BackgroundService
         var interval = TimeSpan.FromMilliseconds(_silo.Options.CommandLevelPollMs);
         while (!stoppingToken.IsCancellationRequested)
         {
-            await AskAllAsync(stoppingToken);
+            try
+            {
+                await AskAllAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+
             try
             {
                 // Until every member has answered once (a cluster starting, a member just added),

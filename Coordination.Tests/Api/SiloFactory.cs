@@ -24,11 +24,35 @@ public sealed class SiloFactory : WebApplicationFactory<Program>
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
     }
 
+    private const int PortsFirst = 20_000;
+    private const int PortsCount = 12_000;
+    private static int _nextPort = Random.Shared.Next(PortsCount);
+
+    /// <summary>
+    /// A loopback port free now, from 20000-31999: below the kernel's ephemeral range (32768 and up),
+    /// so no outgoing connection of any process takes it as its source port. (Asking the kernel for
+    /// port 0 hands out ephemeral ports: a silo killed and restarted on its ports could then find one
+    /// taken by some connection made meanwhile, "address already in use".) Never the same port twice
+    /// in one test run.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        for (var attempt = 0; attempt < PortsCount; attempt++)
+        {
+            var port = PortsFirst + (int)((uint)Interlocked.Increment(ref _nextPort) % PortsCount);
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken by someone else: the next one.
+            }
+        }
+
+        throw new InvalidOperationException($"No free loopback port in {PortsFirst}-{PortsFirst + PortsCount - 1}.");
     }
 
     protected override void Dispose(bool disposing)
