@@ -13,6 +13,9 @@ namespace Coordination.Silo.Hosting;
 /// </summary>
 public sealed class SteadyWallClock
 {
+    /// <summary>Readings retried when a pause split one (see <see cref="NotBeforeMs"/>).</summary>
+    private const int ReadAttemptsMax = 3;
+
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
     private bool _started;
@@ -74,9 +77,21 @@ public sealed class SteadyWallClock
         long nowMs;
         lock (_lock)
         {
-            // Read under the lock, so readings from several threads are taken and compared in one order.
-            var wall = _time.GetUtcNow().UtcTicks;
-            var timestamp = _time.GetTimestamp();
+            // Read under the lock, so readings from several threads are taken and compared in one order;
+            // the wall clock on both sides of the monotonic one, so a pause between the two readings
+            // (a GC, a stalled VM) is not taken for a step and then for its undoing at the next one.
+            long wall, timestamp;
+            for (var attempt = 0; ; attempt++)
+            {
+                var wallBefore = _time.GetUtcNow().UtcTicks;
+                timestamp = _time.GetTimestamp();
+                wall = _time.GetUtcNow().UtcTicks;
+                if (Math.Abs(wall - wallBefore) <= StepThreshold.Ticks / 2 || attempt == ReadAttemptsMax - 1)
+                {
+                    break;
+                }
+            }
+
             if (_started)
             {
                 var monotonicTicks = _time.GetElapsedTime(_lastTimestamp, timestamp).Ticks;

@@ -112,6 +112,50 @@ public sealed class SteadyWallClockTests
     }
 
     [Fact]
+    public void A_pause_between_the_wall_and_the_monotonic_reading_is_not_taken_for_a_step()
+    {
+        var time = new PausingTimeProvider();
+        var clock = new SteadyWallClock(time, TimeSpan.FromSeconds(1), slewRate: 0.05);
+        clock.NowMs();
+        time.PauseAfterNextMonotonicReading(TimeSpan.FromSeconds(2));
+        var paused = clock.NowMs();
+        var next = clock.NowMs();
+
+        Assert.Equal(0, clock.Steps);
+        Assert.Equal(time.GetUtcNow().ToUnixTimeMilliseconds(), next);
+        Assert.Equal(next, paused);
+    }
+
+    /// <summary>A clock whose process stalls (both clocks move on) right after the monotonic clock is read.</summary>
+    private sealed class PausingTimeProvider : TimeProvider
+    {
+        private static readonly DateTimeOffset Start = new(2026, 11, 22, 0, 0, 0, TimeSpan.Zero);
+        private long _ticks;
+        private TimeSpan _pause;
+        private bool _pauseDue;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public void PauseAfterNextMonotonicReading(TimeSpan pause) => _pause = pause;
+
+        public override long GetTimestamp()
+        {
+            _pauseDue = _pause > TimeSpan.Zero;
+            return _ticks;
+        }
+
+        public override DateTimeOffset GetUtcNow()
+        {
+            if (_pauseDue)
+            {
+                (_ticks, _pause, _pauseDue) = (_ticks + _pause.Ticks, TimeSpan.Zero, false);
+            }
+
+            return Start + TimeSpan.FromTicks(_ticks);
+        }
+    }
+
+    [Fact]
     public void Settings_outside_their_range_are_refused()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new SteadyWallClock(_time, TimeSpan.Zero, 0.05));
