@@ -67,8 +67,10 @@ public sealed class FaultHttp : IDisposable
         {
             return new Reply(Delivery.NotSent, 0, null, default);
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException or JsonException)
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException or JsonException or System.Net.Sockets.SocketException)
         {
+            // A bare SocketException too: a connection reset while it is being set up ("transport
+            // endpoint is not connected" reading its remote end) escapes HttpClient unwrapped.
             return new Reply(Delivery.Lost, 0, null, default);
         }
     }
