@@ -53,7 +53,7 @@ public sealed class MemberSurvey : BackgroundService
     }
 
     /// <param name="ask">Asks one member: null when it did not answer; a level of <see cref="Unknown"/> when it answered without one.</param>
-    public MemberSurvey(SiloRuntime silo, Func<SiloAddress, CancellationToken, Task<MemberAnswer?>> ask, TimeProvider time, ILogger<MemberSurvey> logger)
+    internal MemberSurvey(SiloRuntime silo, Func<SiloAddress, CancellationToken, Task<MemberAnswer?>> ask, TimeProvider time, ILogger<MemberSurvey> logger)
     {
         _silo = silo;
         _ask = ask;
@@ -110,13 +110,16 @@ public sealed class MemberSurvey : BackgroundService
     private int LevelOf(ulong member, IReadOnlyDictionary<ulong, int> recorded) =>
         _heard.TryGetValue(member, out var heard) ? heard : recorded.GetValueOrDefault(member, Unknown);
 
-    private (byte[]? Json, IReadOnlyDictionary<ulong, int> Levels) _recorded = (null, new Dictionary<ulong, int>());
+    /// <summary>The record's JSON and what it says, replaced whole (request threads and the poll read it).</summary>
+    private sealed record RecordedLevels(byte[]? Json, IReadOnlyDictionary<ulong, int> Levels);
+
+    private RecordedLevels _recorded = new(null, new Dictionary<ulong, int>());
 
     /// <summary>The levels recorded in <see cref="GrainStateMachineAdapter.DecodeLevelsName"/> (parsed once per version).</summary>
     private IReadOnlyDictionary<ulong, int> Recorded()
     {
         var json = _silo.State.DecodeLevels;
-        var cached = _recorded;
+        var cached = Volatile.Read(ref _recorded);
         if (ReferenceEquals(json, cached.Json))
         {
             return cached.Levels;
@@ -142,7 +145,7 @@ public sealed class MemberSurvey : BackgroundService
             // Not readable: nothing recorded.
         }
 
-        _recorded = (json, levels);
+        Volatile.Write(ref _recorded, new RecordedLevels(json, levels));
         return levels;
     }
 
