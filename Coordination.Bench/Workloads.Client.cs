@@ -69,6 +69,7 @@ public sealed partial class Workloads
     {
         var name = $"bench-contended-{Guid.NewGuid():N}";
         long grants = 0;
+        var turns = new Turns(clients);
         await Via(0).PutConfigAsync(name, Number(0));
         var result = await WithSessions(clients, keepAlive: true, sessions => Loop(WorkloadName(shape), clients, _ => Task.CompletedTask, async (i, _) =>
         {
@@ -77,6 +78,7 @@ public sealed partial class Workloads
             var document = shape == ContendedShape.FourRequestsLinearizable
                 ? await Via(i).GetConfigAsync(name)
                 : await Via(i).GetConfigAsync(name, ReadConsistency.Stale, minRevision: held.Token);
+            turns.Record(i, document!.Value.GetInt64());
             var next = Number(document!.Value.GetInt64() + 1);
             if (shape == ContendedShape.OneStep)
             {
@@ -89,7 +91,7 @@ public sealed partial class Workloads
             }
         }));
         var final = (await Via(0).GetConfigAsync(name))!.Value.GetInt64();
-        return result with { Note = CountVerdict(final, grants) };
+        return result with { Note = $"{CountVerdict(final, grants)}; {turns.Summary()}" };
     }
 
     /// <summary>Watchers on the client's config watch (long-polls, resumed from the last revision), spread over the silos.</summary>

@@ -52,19 +52,23 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
         }
 
         var latencies = new ConcurrentBag<List<long>>();
+        var completions = new ConcurrentBag<List<long>>();
         long errors = 0;
         var cpuBefore = ClusterCpu.Seconds(siloPids);
-        var clock = Stopwatch.StartNew();
+        var runStarted = Stopwatch.GetTimestamp();
         await Task.WhenAll(Enumerable.Range(0, clients).Select(i => Task.Run(async () =>
         {
             var mine = new List<long>(4096);
-            for (long n = 0; clock.Elapsed < duration; n++)
+            var finished = new List<long>(4096);
+            for (long n = 0; Stopwatch.GetElapsedTime(runStarted) < duration; n++)
             {
                 var started = Stopwatch.GetTimestamp();
                 try
                 {
                     await operation(i, n);
-                    mine.Add(Stopwatch.GetTimestamp() - started);
+                    var now = Stopwatch.GetTimestamp();
+                    mine.Add(now - started);
+                    finished.Add(now);
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException or CoordinationException)
                 {
@@ -73,9 +77,11 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
             }
 
             latencies.Add(mine);
+            completions.Add(finished);
         })));
-        var elapsed = clock.Elapsed;
-        return LoadResult.From(workload, clients, [.. latencies.SelectMany(l => l)], errors, elapsed, ClusterCpu.Seconds(siloPids) - cpuBefore, note?.Invoke());
+        var elapsed = Stopwatch.GetElapsedTime(runStarted);
+        return LoadResult.From(workload, clients, [.. latencies.SelectMany(l => l)], errors, elapsed, ClusterCpu.Seconds(siloPids) - cpuBefore, note?.Invoke())
+            with { LongestPauseMs = LoadResult.LongestGapMs(runStarted, [.. completions.SelectMany(c => c)]) };
     }
 
     private async Task<LoadResult> LockCycle(int clients)
@@ -121,6 +127,7 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
         var sessions = new ulong[clients];
         var name = $"bench-contended-{Guid.NewGuid():N}";
         long grants = 0;
+        var turns = new Turns(clients);
         await cluster.SendAsync(HttpMethod.Put, $"/v1/config/{name}", new { value = 0 });
         var result = await Loop(workload, clients, async i => sessions[i] = await SessionAsync(), async (i, _) =>
         {
@@ -130,6 +137,7 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
             if (shape == ContendedShape.OneStep)
             {
                 var count = (await cluster.SendAsync(HttpMethod.Get, read)).GetProperty("value").GetInt64();
+                turns.Record(i, count);
                 await cluster.SendAsync(HttpMethod.Post, "/v1/transactions", new
                 {
                     operations = new object[]
@@ -144,6 +152,7 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
                 var t0 = Stopwatch.GetTimestamp();
                 var count = (await cluster.SendAsync(HttpMethod.Get, read)).GetProperty("value").GetInt64();
                 var t1 = Stopwatch.GetTimestamp();
+                turns.Record(i, count);
                 await cluster.SendAsync(HttpMethod.Put, $"/v1/config/{name}/fenced", new { value = count + 1, lockName = name, token });
                 var t2 = Stopwatch.GetTimestamp();
                 await cluster.SendAsync(HttpMethod.Post, $"/v1/locks/{name}/release", new { sessionId = sessions[i], token });
@@ -156,7 +165,35 @@ public sealed partial class Workloads(RestCluster cluster, TimeSpan duration, IR
         var final = (await cluster.SendAsync(HttpMethod.Get, $"/v1/config/{name}")).GetProperty("value").GetInt64();
         var verdict = CountVerdict(final, grants);
         string Mean(long ticks) => (ticks * 1000.0 / Stopwatch.Frequency / Math.Max(1, grants)).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
-        return result with { Note = shape == ContendedShape.OneStep ? verdict : $"{verdict}; mean ms get {Mean(readTicks)}, put {Mean(putTicks)}, release {Mean(releaseTicks)}" };
+        return result with { Note = shape == ContendedShape.OneStep ? $"{verdict}; {turns.Summary()}" : $"{verdict}; {turns.Summary()}; mean ms get {Mean(readTicks)}, put {Mean(putTicks)}, release {Mean(releaseTicks)}" };
+    }
+
+    /// <summary>
+    /// How many grants a contended-lock client sees between two of its own (from the counter it reads):
+    /// with FIFO waiters and every client queued again at once, always the number of clients. More
+    /// means a client was passed over; this separates unfairness from slow handoffs in a long p99.
+    /// </summary>
+    private sealed class Turns(int clients)
+    {
+        private readonly long[] _last = Enumerable.Repeat(-1L, clients).ToArray();
+        private readonly ConcurrentBag<long> _gaps = [];
+
+        public void Record(int client, long count)
+        {
+            if (_last[client] >= 0)
+            {
+                _gaps.Add(count - _last[client]);
+            }
+
+            _last[client] = count;
+        }
+
+        public string Summary()
+        {
+            var gaps = _gaps.Order().ToList();
+            return gaps.Count == 0 ? "turns: none"
+                : $"grants per turn: p50 {LoadResult.Percentile(gaps, 0.50)}, p99 {LoadResult.Percentile(gaps, 0.99)}, max {gaps[^1]}, {gaps.Count(g => g != clients)} of {gaps.Count} not {clients}";
+        }
     }
 
     /// <summary>The contended workloads' check: every grant incremented the counter exactly once.</summary>

@@ -35,8 +35,9 @@ bench() {
     --workloads "$workloads" --clients "$clients" "${@:3}" | grep -v '^workload\|^#'
 }
 for round in $(seq 1 "$rounds"); do
-  # The first turn of each cluster warms its JIT (--settle); later turns warm up briefly.
-  settle=$([ "$round" = 1 ] && echo 15 || echo 0)
+  # Each turn is a new load-tool process whose own JIT needs seconds to compile its hot paths (measured
+  # 3 s in, the contended lock ran 10-15% slower); the first turn also warms the cluster's.
+  settle=$([ "$round" = 1 ] && echo 15 || echo 10)
   freeze b STOP; freeze a CONT
   bench "http://127.0.0.1:$port,http://127.0.0.1:$((port + 1)),http://127.0.0.1:$((port + 2))" data/ab-a --settle "$settle" "$@" | sed 's/^/A /'
   freeze a STOP; freeze b CONT

@@ -48,9 +48,12 @@ ready() {
 }
 
 measure() { # system round
-  local settle; settle=$([ "$2" = 1 ] && echo 10 || echo 2)
+  # Every load-tool process is new, and its JIT (.NET tiered compilation, Java's C2) is still compiling
+  # its hot paths for seconds: measured 3 s in, ours ran 10-15% slower with a p99 of two turns of the
+  # contended queue instead of 1.4. So every system's first workload warms for 10 s in every round.
+  local settle=10
   case $1 in
-    zookeeper) scripts/zk-bench.sh "${zk_sessions[@]}" --seconds "$seconds" --clients "$clients" --workloads "$zk_workloads" ;;
+    zookeeper) scripts/zk-bench.sh "${zk_sessions[@]}" --seconds "$seconds" --clients "$clients" --workloads "$zk_workloads" --settle "$settle" ;;
     etcd) dotnet "$bench" --target etcd --cluster-dir data/etcd --seconds "$seconds" --clients "$clients" --workloads "$workloads" --settle "$settle" ;;
     coordination) dotnet "$bench" "${ours_http[@]}" --seconds "$seconds" --clients "$clients" --workloads "$workloads" --settle "$settle" ;;
   esac | awk -v s="$1" -v r="$2" '$1 != "workload" && $1 !~ /^#/ && NF >= 3 { print r, s, $0; fflush() }'
