@@ -149,6 +149,14 @@ internal static class EventEndpoints
 
                 await http.Response.Body.FlushAsync(aborted);
                 position = page.ResumeAfter;
+                if (page.More)
+                {
+                    // A page cut at its size limit: the rest of the backlog is in the history only
+                    // (the subscription keeps just what was applied after it began). Read on first.
+                    woken = null;
+                    continue;
+                }
+
                 using var keepAlive = CancellationTokenSource.CreateLinkedTokenSource(aborted);
                 keepAlive.CancelAfter(StreamKeepAlive);
                 try

@@ -100,7 +100,7 @@ internal sealed class EventHistory
             {
                 // Stop only between revisions, so that resuming after the last returned revision
                 // loses nothing.
-                return new EventsPage(false, events[^1].Revision, events);
+                return new EventsPage(false, events[^1].Revision, events, More: true);
             }
 
             if (filter.Matches(e))

@@ -66,5 +66,8 @@ public sealed record EventFilter(GrainKind? Kind = null, string? Name = null)
 /// snapshot) as of <see cref="ResumeAfter"/> and then resume from that revision. Never a silent gap.
 /// Otherwise <see cref="Events"/> holds every matching event after the asked revision up to
 /// <see cref="ResumeAfter"/>, whole revisions only; pass <see cref="ResumeAfter"/> to the next call.
+/// <see cref="More"/> is true when the page was cut at its size limit: matching events after
+/// <see cref="ResumeAfter"/> exist already, so read again at once. A watcher that instead waits for its
+/// grain's next wake-up would hear only of events applied after it subscribed, not of this backlog.
 /// </summary>
-public sealed record EventsPage(bool Compacted, ulong ResumeAfter, IReadOnlyList<GrainEvent> Events);
+public sealed record EventsPage(bool Compacted, ulong ResumeAfter, IReadOnlyList<GrainEvent> Events, bool More = false);

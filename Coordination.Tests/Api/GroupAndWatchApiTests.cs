@@ -1,4 +1,6 @@
 using System.Net;
+using System.Text.Json;
+using Coordination.Grains;
 
 namespace Coordination.Tests.Api;
 
@@ -86,6 +88,44 @@ public sealed class GroupAndWatchApiTests(SiloFactory silo) : IClassFixture<Silo
     }
 
     [Fact]
+    public async Task A_server_sent_event_stream_of_one_document_delivers_a_backlog_longer_than_a_page()
+    {
+        // The stream's first read returns one page (EventsPerPageMax); the rest of the backlog is in
+        // the history only. Before the fix the stream then waited for the document's next event and
+        // answered from its subscription, which held none of the backlog: every version between the
+        // page's end and the next put was skipped, silently, and its id moved past them.
+        var client = await silo.ReadyClientAsync();
+        const string name = "api-sse-backlog";
+        var start = (await (await client.Put($"/v1/config/{name}", new { value = 0 })).Json(HttpStatusCode.OK)).GetProperty("revision").GetUInt64();
+        var backlog = Limits.EventsPerPageMax + 100;
+        for (var v = 1; v <= backlog; v++)
+        {
+            await (await client.Put($"/v1/config/{name}", new { value = v })).Json(HttpStatusCode.OK);
+        }
+
+        using var response = await client.GetAsync($"/v1/events/stream?after={start}&kind=config&name={name}", HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var versions = new List<long>();
+        var last = backlog + 2; // version 1 was the put of value 0
+        while (versions.Count == 0 || versions[^1] < last)
+        {
+            var line = await reader.ReadLineAsync(timeout.Token) ?? throw new EndOfStreamException();
+            if (line.StartsWith("data:", StringComparison.Ordinal))
+            {
+                versions.Add(JsonDocument.Parse(line[5..]).RootElement.GetProperty("version").GetInt64());
+                if (versions.Count == Limits.EventsPerPageMax)
+                {
+                    // One more put once the first page is in: without the fix, the stream's next event.
+                    await (await client.Put($"/v1/config/{name}", new { value = -1 })).Json(HttpStatusCode.OK);
+                }
+            }
+        }
+
+        Assert.Equal(Enumerable.Range(2, backlog + 1).Select(v => (long)v), versions);
+    }
+
+    [Fact]
     public async Task A_server_sent_event_stream_gives_a_revision_one_id_after_its_last_event()
     {
         var client = await silo.ReadyClientAsync();
@@ -119,6 +159,13 @@ public sealed class GroupAndWatchApiTests(SiloFactory silo) : IClassFixture<Silo
         var metrics = await (await client.GetAsync("/metrics")).Content.ReadAsStringAsync();
         Assert.Contains("coordination_is_leader 1", metrics);
         Assert.Contains("coordination_log_sync_seconds_bucket", metrics);
+        // The silo runs in this process (SiloFactory): a full collection here is one it must count.
+        double Metric(string text, string name) => double.Parse(text.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal))[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        var gen2Before = Metric(metrics, "coordination_gc_collections{generation=\"2\"}");
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+        var after = await (await client.GetAsync("/metrics")).Content.ReadAsStringAsync();
+        Assert.True(Metric(after, "coordination_gc_collections{generation=\"2\"}") > gen2Before);
+        Assert.True(Metric(after, "coordination_gc_pause_seconds") > 0);
 
         var openApi = await (await client.GetAsync("/openapi/v1.json")).Content.ReadAsStringAsync();
         Assert.Contains("/v1/locks/{name}/acquire", openApi);

@@ -37,19 +37,25 @@ public class EventHistoryTests
         var all = _h.Machine.EventsSince(0, EventFilter.All).Events;
         var collected = new List<GrainEvent>();
         ulong after = 0;
-        while (true)
+        var cutPages = 0;
+        for (var pages = 0; pages < all.Count; pages++)
         {
             var page = _h.Machine.EventsSince(after, EventFilter.All, maxEvents: 2);
             collected.AddRange(page.Events);
-            if (page.ResumeAfter == after || page.Events.Count == 0)
+            after = page.ResumeAfter;
+            if (!page.More)
             {
+                // Not cut: the page reached the newest applied entry.
+                Assert.Equal(_h.Machine.AppliedIndex, page.ResumeAfter);
                 break;
             }
 
-            after = page.ResumeAfter;
+            cutPages++;
+            Assert.Equal(page.Events[^1].Revision, page.ResumeAfter);
         }
 
         Assert.Equal(all, collected);
+        Assert.True(cutPages > 0, "the history holds more than one page of two events");
     }
 
     [Fact]
