@@ -47,7 +47,9 @@ internal static class LockEndpoints
         // bounds it), so a wait nobody will collect is known and abandoned below. An immediate answer
         // is an ordinary write's: a caller that lost it retries under its idempotency key and gets the
         // same grant, so it is not abandoned here (that would release the grant the retry is handed).
-        var immediate = await GatewayCalls.Execute(http, gateway, new AcquireLock(name, body.SessionId, mode, body.Permits, body.WaitMs, body.MaxHoldMs), r =>
+        // permits counts only for a semaphore (docs/api.md); the grain wants 0 for the other modes.
+        var permits = mode == LockMode.Semaphore ? body.Permits : 0;
+        var immediate = await GatewayCalls.Execute(http, gateway, new AcquireLock(name, body.SessionId, mode, permits, body.WaitMs, body.MaxHoldMs), r =>
         {
             if (r is LockGranted granted)
             {
@@ -71,6 +73,17 @@ internal static class LockEndpoints
         // Queued: long-poll the lock's events until this session is granted or its wait ends.
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
         timeout.CancelAfter(TimeSpan.FromMilliseconds(body.WaitMs) + WaitGrace);
+
+        // The wait ended without a grant: its deadline, or its session's end (which removes the
+        // session's waits in the same step, and is not a lock event), told apart by the session.
+        async Task<IResult> EndedWithoutGrant()
+        {
+            var (session, _) = await gateway.ReadAsync(sm => sm.GetSession(body.SessionId), ReadConsistency.Stale, timeout.Token);
+            return session is null
+                ? Problems.Create(410, "session-expired", $"Session {body.SessionId} ended while waiting for lock '{name}'.")
+                : Problems.Create(409, "lock-wait-timeout", $"Lock '{name}' was not granted within {body.WaitMs} ms.");
+        }
+
         var filter = new EventFilter(GrainKind.Lock, name);
         var after = queuedAt;
         // Woken only by this session's events on this lock (its grant, the end of its wait, its
@@ -86,11 +99,7 @@ internal static class LockEndpoints
                 {
                     if (ReferenceEquals(outcome, WaitEnded))
                     {
-                        // The session's end removes its waits in the same step, and is not a lock event.
-                        var (session, _) = await gateway.ReadAsync(sm => sm.GetSession(body.SessionId), ReadConsistency.Stale, timeout.Token);
-                        return session is null
-                            ? Problems.Create(410, "session-expired", $"Session {body.SessionId} ended while waiting for lock '{name}'.")
-                            : Problems.Create(409, "lock-wait-timeout", $"Lock '{name}' was not granted within {body.WaitMs} ms.");
+                        return await EndedWithoutGrant();
                     }
 
                     if (outcome is Microsoft.AspNetCore.Http.HttpResults.Ok<LockGrantResponse> && http.RequestAborted.IsCancellationRequested)
@@ -115,11 +124,19 @@ internal static class LockEndpoints
 
                     if (!info.Waiters.Any(w => w.SessionId == body.SessionId))
                     {
-                        return Problems.Create(409, "lock-wait-timeout", $"Lock '{name}' was not granted within {body.WaitMs} ms (or the session ended).");
+                        return await EndedWithoutGrant();
                     }
                 }
 
                 after = page.ResumeAfter;
+                if (page.More)
+                {
+                    // The lock's history holds more than a page after this position: read it before
+                    // waiting (the subscription keeps only what was applied after it began).
+                    woken = null;
+                    continue;
+                }
+
                 await mine.NextAsync(timeout.Token);
                 woken = mine;
             }

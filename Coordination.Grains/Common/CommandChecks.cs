@@ -17,6 +17,7 @@ public static class CommandChecks
         Proclaim c => ElectionGrain.CheckValue(c.Value),
         JoinGroup c => MembershipGrain.CheckMetadata(c.Metadata),
         UpdateMember c => MembershipGrain.CheckMetadata(c.Metadata),
+        AcquireLock c => LockGrain.CheckArguments(c),
         ApplyTransaction c => c.Operations.OfType<PutConfigOperation>().Select(p => ConfigGrain.CheckValue(p.Value)).FirstOrDefault(r => r is not null),
         _ => null,
     };

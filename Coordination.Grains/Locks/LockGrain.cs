@@ -9,7 +9,8 @@ internal static class LockGrain
 {
     private const GrainKind Kind = GrainKind.Lock;
 
-    public static CommandResult Acquire(LockState state, AcquireLock c, StepContext ctx)
+    /// <summary>The refusal of an acquire's own arguments, whatever the lock's state (the gateway asks before proposing).</summary>
+    public static Rejected? CheckArguments(AcquireLock c)
     {
         if (!Enum.IsDefined(c.Mode))
         {
@@ -22,9 +23,16 @@ internal static class LockGrain
             return new Rejected(ErrorCode.InvalidArgument, $"Permits must be 1..{Limits.PermitsMax} for a semaphore and 0 otherwise.");
         }
 
-        if (c.WaitMs is < 0 or > Limits.LockWaitMsMax || c.MaxHoldMs is < 0 or > Limits.LockHoldMsMax)
+        return c.WaitMs is < 0 or > Limits.LockWaitMsMax || c.MaxHoldMs is < 0 or > Limits.LockHoldMsMax
+            ? new Rejected(ErrorCode.InvalidArgument, $"WaitMs must be 0..{Limits.LockWaitMsMax} and MaxHoldMs 0..{Limits.LockHoldMsMax}.")
+            : null;
+    }
+
+    public static CommandResult Acquire(LockState state, AcquireLock c, StepContext ctx)
+    {
+        if (CheckArguments(c) is { } refused)
         {
-            return new Rejected(ErrorCode.InvalidArgument, $"WaitMs must be 0..{Limits.LockWaitMsMax} and MaxHoldMs 0..{Limits.LockHoldMsMax}.");
+            return refused;
         }
 
         if (!state.IsEmpty && state.Permits != c.Permits)

@@ -254,4 +254,22 @@ public sealed class ValueLimitApiTests(SiloFactory silo) : IClassFixture<SiloFac
         Assert.Equal(applied, await client.Applied());
         Assert.Equal("not-found", await (await client.GetAsync("/v1/config/api-too-big")).Problem(HttpStatusCode.NotFound));
     }
+
+    [Theory]
+    [InlineData("semaphore", 0, 0)]
+    [InlineData("semaphore", 1_025, 0)]
+    [InlineData("exclusive", 0, -1)]
+    [InlineData("shared", 0, 86_400_001)]
+    public async Task Lock_arguments_out_of_range_are_refused_without_taking_a_log_entry(string mode, int permits, long maxHoldMs)
+    {
+        var client = await silo.ReadyClientAsync();
+        await (await client.Put("/v1/config/api-small", new { value = 1 })).Json(HttpStatusCode.OK);
+        var applied = await client.Applied();
+
+        // No session is made (an expiry entry could land meanwhile): the arguments are refused first.
+        var refused = await client.Post("/v1/locks/api-arguments/acquire", new { sessionId = 424_242, mode, permits, maxHoldMs });
+
+        Assert.Equal("invalid-argument", await refused.Problem(HttpStatusCode.BadRequest));
+        Assert.Equal(applied, await client.Applied());
+    }
 }

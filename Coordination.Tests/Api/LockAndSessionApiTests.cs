@@ -117,6 +117,18 @@ public sealed class LockAndSessionApiTests(SiloFactory silo) : IClassFixture<Sil
     }
 
     [Fact]
+    public async Task Permits_count_only_for_a_semaphore()
+    {
+        var client = await silo.ReadyClientAsync();
+        var (a, b) = (await client.Session(), await client.Session());
+
+        // docs/api.md: `permits` matters only for a semaphore. An exclusive acquire that names one
+        // permit was refused before (400 invalid-argument, after taking a log entry).
+        await (await client.Post("/v1/locks/api-permits/acquire", new { sessionId = a, mode = "exclusive", permits = 1 })).Json(HttpStatusCode.OK);
+        Assert.Equal("lock-busy", await (await client.Post("/v1/locks/api-permits/acquire", new { sessionId = b, mode = "shared", permits = 5 })).Problem(HttpStatusCode.Conflict));
+    }
+
+    [Fact]
     public async Task Bad_lock_requests_get_a_4xx_and_change_nothing()
     {
         var client = await silo.ReadyClientAsync();
