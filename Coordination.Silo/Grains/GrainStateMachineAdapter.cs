@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Coordination.Api;
 using Coordination.Grains;
 using Coordination.Silo.Hosting;
@@ -25,6 +26,31 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
     private static readonly Dictionary<string, Type> ResultTypes = typeof(CommandResult).Assembly.GetTypes()
         .Where(t => t.IsSubclassOf(typeof(CommandResult)) && !t.IsAbstract)
         .ToDictionary(t => t.Name, StringComparer.Ordinal);
+
+    /// <summary>
+    /// How a remembered result is written into snapshots: by its own type at the top, as before, and a
+    /// result held inside another (a transaction's per-operation results, declared as the abstract
+    /// <see cref="CommandResult"/>) with its type's name beside it. Without that, reflection wrote each
+    /// inner result as <c>{}</c> and no snapshot holding a transaction's result could be read back.
+    /// </summary>
+    private static readonly JsonSerializerOptions ResultJson = new()
+    {
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { NameResultTypes } },
+    };
+
+    private static void NameResultTypes(JsonTypeInfo info)
+    {
+        if (info.Type != typeof(CommandResult))
+        {
+            return;
+        }
+
+        info.PolymorphismOptions = new JsonPolymorphismOptions { TypeDiscriminatorPropertyName = "$result" };
+        foreach (var (name, type) in ResultTypes.OrderBy(t => t.Key, StringComparer.Ordinal))
+        {
+            info.PolymorphismOptions.DerivedTypes.Add(new JsonDerivedType(type, name));
+        }
+    }
 
     /// <summary>
     /// The reserved config document that holds every silo's addresses (JSON), replicated like any
@@ -173,7 +199,7 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
             writer.Write(hash);
             writer.Write(revision);
             writer.Write(result.GetType().Name);
-            writer.Write(JsonSerializer.Serialize(result, result.GetType()));
+            writer.Write(JsonSerializer.Serialize(result, result.GetType(), ResultJson));
         }
 
         writer.Flush();
@@ -206,7 +232,7 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
             var hash = reader.ReadUInt64();
             var revision = reader.ReadUInt64();
             var type = ResultTypes.GetValueOrDefault(reader.ReadString()) ?? throw new InvalidDataException("a snapshot with an idempotency key of an unknown result type");
-            keys.Add((key, hash, (CommandResult)JsonSerializer.Deserialize(reader.ReadString(), type)!, revision));
+            keys.Add((key, hash, ReadResult(key, type, reader.ReadString()), revision));
         }
 
         _keys.Clear();
@@ -221,6 +247,20 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
         (_addressBookRevision, _decodeLevelsRevision) = (0, 0);
         NoticeAddressBook();
         Signals.NotifyAll();
+    }
+
+    private static CommandResult ReadResult(string key, Type type, string json)
+    {
+        try
+        {
+            return (CommandResult)JsonSerializer.Deserialize(json, type, ResultJson)!;
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException)
+        {
+            // Builds before 2026-11-22 wrote a transaction's inner results as {}: such a snapshot
+            // cannot say what the request answered, so it is refused by name rather than guessed.
+            throw new InvalidDataException($"a snapshot whose answer to idempotency key '{key}' ({type.Name}) cannot be read: {e.Message}", e);
+        }
     }
 
     private static ulong Fnv1a(ReadOnlySpan<byte> bytes)

@@ -89,5 +89,29 @@ public class SavedStateFormatTests
         Assert.Contains("checksum", SnapshotCommands.Check(saved));
     }
 
+    [Fact]
+    public void A_remembered_transaction_answer_survives_a_snapshot_with_every_operation_result()
+    {
+        // Each inner result is declared as the abstract CommandResult: before the fix the snapshot
+        // held {"Results":[{},{}]} and restoring it threw, so a silo that had snapshotted within
+        // 65,536 requests of a keyed transaction could not start again, nor a follower install it.
+        var adapter = new GrainStateMachineAdapter();
+        var transaction = RequestEnvelope.Encode("txn-7", CommandCodec.Encode(new ApplyTransaction([], [
+            new PutConfigOperation("a", "1"u8.ToArray()),
+            new PutConfigOperation("b", "2"u8.ToArray()),
+        ])));
+        var first = Assert.IsType<AppliedRequest>(adapter.Apply(1, 1_000, transaction));
+        var answered = Assert.IsType<TransactionApplied>(first.Result);
+
+        var restored = new GrainStateMachineAdapter();
+        restored.RestoreSnapshot(1, adapter.WriteSnapshot());
+        var retried = Assert.IsType<AppliedRequest>(restored.Apply(2, 1_001, transaction));
+
+        var again = Assert.IsType<TransactionApplied>(retried.Result);
+        Assert.Equal(answered.Results, again.Results);
+        Assert.Equal(first.Revision, retried.Revision);
+        Assert.Equal(["a", "b"], again.Results.Cast<ConfigPut>().Select(p => p.Name));
+    }
+
     private static int IndexOf(byte[] haystack, ReadOnlySpan<byte> needle) => haystack.AsSpan().IndexOf(needle);
 }
