@@ -59,9 +59,17 @@ internal static class DistributedTransactionEndpoints
         var participants = new List<ParticipantSpec>();
         foreach (var (p, i) in (body.Participants ?? []).Select((p, i) => (p, i)))
         {
-            if (p.Name is null || p.Endpoint is null || GatewayCalls.JsonBytes(p.Work) is not { } work)
+            if (p?.Name is null || p.Endpoint is null || GatewayCalls.JsonBytes(p.Work) is not { } work)
             {
                 return Task.FromResult<IResult>(Problems.Validation($"participants[{i}]", "A participant is {name, endpoint, work}: endpoint is the base URL of its prepare, commit and abort endpoints, work any JSON value."));
+            }
+
+            // A participant service knows a transaction by its id alone (it prepares, commits or aborts
+            // "transaction T"): two participants at one endpoint would be one vote and one commit for
+            // two pieces of work, and the second would be answered from the first's record, unapplied.
+            if (participants.FindIndex(q => SameEndpoint(q.Endpoint, p.Endpoint)) is var twin and >= 0)
+            {
+                return Task.FromResult<IResult>(Problems.Validation($"participants[{i}]", $"Participants '{participants[twin].Name}' and '{p.Name}' have the same endpoint: an endpoint takes part in a transaction once."));
             }
 
             participants.Add(new ParticipantSpec(p.Name, p.Endpoint, work));
@@ -70,6 +78,12 @@ internal static class DistributedTransactionEndpoints
         var begin = new BeginDistributedTransaction(id, participants, body.PrepareTimeoutMs ?? PrepareTimeoutMsDefault);
         return GatewayCalls.Execute(http, gateway, begin, r => TypedResults.Accepted($"/v1/distributed-transactions/{id}", Describe(((DistributedTransactionResult)r).Transaction)));
     }
+
+    /// <summary>The same endpoint spelt alike or apart in case, default port or trailing slash.</summary>
+    private static bool SameEndpoint(string a, string b) =>
+        Uri.TryCreate(a.TrimEnd('/'), UriKind.Absolute, out var x) && Uri.TryCreate(b.TrimEnd('/'), UriKind.Absolute, out var y)
+            ? Uri.Compare(x, y, UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.SafeUnescaped, StringComparison.OrdinalIgnoreCase) == 0
+            : string.Equals(a, b, StringComparison.Ordinal);
 
     /// <summary>
     /// The id of a transaction begun without one. With an idempotency key it is derived from the key,

@@ -30,7 +30,8 @@ internal static class TransactionEndpoints
         var conditions = new List<TransactionCondition>();
         foreach (var (c, i) in (body.Conditions ?? []).Select((c, i) => (c, i)))
         {
-            TransactionCondition? condition = c.Type switch
+            // JSON may hold null elements whatever the declared nullability: refused as malformed, not a 500.
+            TransactionCondition? condition = c is null ? null : c.Type switch
             {
                 "config-version" when c.Name is not null && c.Version is >= 0 => new ConfigVersionIs(c.Name, c.Version.Value),
                 "config-absent" when c.Name is not null => new ConfigVersionIs(c.Name, 0),
@@ -48,7 +49,7 @@ internal static class TransactionEndpoints
         var operations = new List<TransactionOperation>();
         foreach (var (o, i) in (body.Operations ?? []).Select((o, i) => (o, i)))
         {
-            TransactionOperation? operation = o.Type switch
+            TransactionOperation? operation = o is null ? null : o.Type switch
             {
                 "put" when o.Name is not null && GatewayCalls.JsonBytes(o.Value) is { } value => new PutConfigOperation(o.Name, value),
                 "delete" when o.Name is not null => new DeleteConfigOperation(o.Name),
@@ -61,7 +62,7 @@ internal static class TransactionEndpoints
                 return Invalid($"operations[{i}]", "An operation is {type: put, name, value}, {type: delete, name}, {type: next, name, count} or {type: release, name, sessionId, token}.");
             }
 
-            if (operation is PutConfigOperation or DeleteConfigOperation && GatewayCalls.Reserved(o.Name!))
+            if (operation is PutConfigOperation or DeleteConfigOperation && GatewayCalls.Reserved(o!.Name!))
             {
                 return Task.FromResult<IResult>(Problems.ReservedName(o.Name!));
             }

@@ -89,6 +89,11 @@ public static partial class ParticipantEndpointRouteBuilderExtensions
                 ? await engine.CommitAsync(id, http.RequestAborted).ConfigureAwait(false)
                 : await engine.AbortAsync(id, http.RequestAborted).ConfigureAwait(false);
         }
+        catch (InvalidOperationException e) when (e.Message.Contains("TransactionsMax", StringComparison.Ordinal))
+        {
+            // An abort of a transaction never prepared here is journaled too; a full journal is the 503 prepare answers.
+            return Problem(503, "limit-exceeded", e.Message);
+        }
         catch (Exception e) when (e is not OperationCanceledException || !http.RequestAborted.IsCancellationRequested)
         {
             LogFailed(logs.CreateLogger(typeof(ParticipantEngine)), e, commit ? "commit" : "abort", id);

@@ -57,7 +57,7 @@ public sealed class ParticipantJournalCorruptException : IOException
 /// </remarks>
 public sealed class ParticipantJournal : IDisposable
 {
-    /// <summary>The longest transaction id (the coordinator's name rule: 128 characters of A-Z a-z 0-9 . _ - :).</summary>
+    /// <summary>The longest transaction id (the coordinator's name rule: 128 characters of A-Z a-z 0-9 . _ - : /).</summary>
     public const int TransactionIdLengthMax = 128;
 
     /// <summary>The longest participant name kept.</summary>
@@ -144,9 +144,14 @@ public sealed class ParticipantJournal : IDisposable
         return journal;
     }
 
-    /// <summary>True when <paramref name="id"/> is a transaction id the coordinator could have issued.</summary>
+    /// <summary>
+    /// True when <paramref name="id"/> is a transaction id the coordinator could have issued: its name rule
+    /// (Coordination.Grains.Names), '/' included but not first or last. A participant that refused ids the
+    /// coordinator accepts left such transactions to abort, and then to be delivered their abort forever.
+    /// </summary>
     public static bool IsValidTransactionId(string? id) =>
-        id is { Length: > 0 and <= TransactionIdLengthMax } && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or ':');
+        id is { Length: > 0 and <= TransactionIdLengthMax } && id[0] != '/' && id[^1] != '/'
+        && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or ':' or '/');
 
     /// <summary>What the journal remembers of <paramref name="transactionId"/>, or null.</summary>
     public ParticipantTransactionRecord? Find(string transactionId)

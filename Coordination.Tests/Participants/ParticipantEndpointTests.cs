@@ -81,6 +81,22 @@ public sealed class ParticipantEndpointTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Ids_of_the_coordinators_name_rule_are_taken_namespaces_included()
+    {
+        // The coordinator takes "shop/order-42" (Names: '/' and ':' carry namespaces). The library
+        // refused it (400 on every prepare and every abort delivery): such a transaction aborted at
+        // its deadline and then had its abort delivered for ever.
+        var prepared = await PostAsync("/tx/prepare", new { transactionId = "shop/order-42", participant = "a", work = 1 });
+        var committed = await PostAsync("/tx/commit", new { transactionId = "shop/order-42", participant = "a" });
+        var slashFirst = await PostAsync("/tx/abort", new { transactionId = "/order-43", participant = "a" });
+
+        Assert.Equal("commit", prepared.Body.GetProperty("vote").GetString());
+        Assert.Equal(HttpStatusCode.OK, committed.Status);
+        Assert.Equal((HttpStatusCode.BadRequest, "validation"), (slashFirst.Status, slashFirst.Body.GetProperty("code").GetString()));
+        Assert.Equal(["prepare shop/order-42", "commit shop/order-42"], _app.Calls);
+    }
+
+    [Fact]
     public async Task Abort_before_prepare_is_acknowledged_and_the_late_prepare_votes_abort()
     {
         var withoutWork = await PostAsync("/tx/prepare", new { transactionId = "no-work", participant = "a" });

@@ -145,6 +145,8 @@ public sealed class DistributedTransactionApiTests(SiloFactory silo) : IClassFix
         Assert.Contains("dtx-late", committed.GetProperty("transactions").EnumerateArray().Select(t => t.GetProperty("id").GetString()));
     }
 
+    private static StringContent Body(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
+
     [Fact]
     public async Task Bad_requests_get_problems_and_unknown_transactions_are_presumed_aborted()
     {
@@ -158,6 +160,16 @@ public sealed class DistributedTransactionApiTests(SiloFactory silo) : IClassFix
         Assert.Equal("limit-exceeded", await (await client.Post("/v1/distributed-transactions", new { id = "dtx-bad", participants = Array.Empty<object>() })).Problem(HttpStatusCode.UnprocessableEntity));
         Assert.Equal("invalid-name", await (await client.Post("/v1/distributed-transactions", new { id = "bad id", participants = new[] { new { name = "a", endpoint = "http://127.0.0.1:1/tx", work = 1 } } })).Problem(HttpStatusCode.BadRequest));
         Assert.Equal("validation", await (await client.GetAsync("/v1/distributed-transactions?state=sideways")).Problem(HttpStatusCode.BadRequest));
+        // A null element was a NullReferenceException (500); one endpoint twice would be one vote and one
+        // commit for two pieces of work (a participant knows a transaction by its id alone).
+        Assert.Equal("validation", await (await client.PostAsync("/v1/distributed-transactions", Body("""{"id": "dtx-bad", "participants": [null]}"""))).Problem(HttpStatusCode.BadRequest));
+        Assert.Equal("validation", await (await client.Post("/v1/distributed-transactions", new { id = "dtx-bad", participants = new[]
+        {
+            new { name = "from", endpoint = "http://127.0.0.1:1/tx", work = 1 },
+            new { name = "to", endpoint = "HTTP://127.0.0.1:1/tx/", work = 2 },
+        } })).Problem(HttpStatusCode.BadRequest));
+        Assert.Equal("validation", await (await client.PostAsync("/v1/transactions", Body("""{"operations": [null]}"""))).Problem(HttpStatusCode.BadRequest));
+        Assert.Equal("validation", await (await client.PostAsync("/v1/transactions", Body("""{"conditions": [null], "operations": [{"type": "delete", "name": "x"}]}"""))).Problem(HttpStatusCode.BadRequest));
         Assert.Equal("validation", await (await client.GetAsync("/v1/distributed-transactions?limit=0")).Problem(HttpStatusCode.BadRequest));
         Assert.Equal("not-found", await (await client.GetAsync("/v1/distributed-transactions/dtx-bad")).Problem(HttpStatusCode.NotFound));
     }
