@@ -11,7 +11,10 @@ public sealed partial class CoordinationClient
     public Task<ElectionInfo> GetElectionAsync(string name, CancellationToken cancellationToken = default) =>
         GetAsync($"v1/elections/{CoordinationRequest.Segment(name)}", CoordinationJsonContext.Default.ElectionInfo, cancellationToken);
 
-    /// <summary>Replaces the leader's value; only the holder of the current leadership <paramref name="token"/> may.</summary>
+    /// <summary>
+    /// Replaces the leader's value; the request must name the current leadership <paramref name="token"/>. The token is
+    /// not a secret (observers see it), so this fences out a former leader, not a caller that reads the election.
+    /// </summary>
     /// <exception cref="CoordinationException"><c>wrong-token</c> when <paramref name="token"/> is not the current leadership.</exception>
     public async Task ProclaimAsync(string name, long token, JsonElement? value, CancellationToken cancellationToken = default)
     {

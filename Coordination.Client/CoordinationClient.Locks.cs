@@ -17,12 +17,18 @@ public sealed partial class CoordinationClient
     /// grant nobody collected, would otherwise hold the lock for as long as the session lives.
     /// </summary>
     /// <exception cref="CoordinationException"><c>lock-wait-timeout</c> when the wait ended without a grant.</exception>
+    /// <summary>
+    /// Rounded up: the silo counts whole milliseconds, and 0 means "do not wait" for a wait and "no
+    /// limit" for a maximum hold, so a positive span under a millisecond must not become 0.
+    /// </summary>
+    private static long WholeMilliseconds(TimeSpan span) => (long)Math.Ceiling(span.TotalMilliseconds);
+
     internal async Task<long?> AcquireLockAsync(long sessionId, string name, LockMode mode, int permits, TimeSpan wait, TimeSpan? maxHold, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(wait, TimeSpan.Zero);
         cancellationToken.ThrowIfCancellationRequested();
         var body = new AcquireLockRequest(
-            sessionId, ModeText(mode), mode == LockMode.Semaphore ? permits : null, (long)wait.TotalMilliseconds, (long)(maxHold ?? TimeSpan.Zero).TotalMilliseconds);
+            sessionId, ModeText(mode), mode == LockMode.Semaphore ? permits : null, WholeMilliseconds(wait), WholeMilliseconds(maxHold ?? TimeSpan.Zero));
         // A blocking attempt that reached a silo is not repeated: the silo abandons the wait of an attempt
         // that went away, so a retry could be handed the grant that abandon then releases.
         var request = CoordinationRequest.Write(
@@ -75,7 +81,7 @@ public sealed partial class CoordinationClient
         {
             await AbandonLockAsync(sessionId, name, bound.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is CoordinationException || (e is OperationCanceledException && bound.IsCancellationRequested))
+        catch (Exception e) when (CoordinationClient.BestEffortFailed(e, bound))
         {
             // Best effort: the failure of the acquire is what the caller hears about.
         }

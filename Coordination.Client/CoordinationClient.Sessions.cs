@@ -45,9 +45,10 @@ public sealed partial class CoordinationClient
     }
 
     /// <summary>Extends a session's deadline once; returns the leader's new deadline in Unix milliseconds.</summary>
-    internal async Task<long> KeepAliveAsync(long sessionId, CancellationToken cancellationToken)
+    /// <param name="attemptTimeout">Each attempt's bound (null: <see cref="CoordinationClientOptions.AttemptTimeout"/>).</param>
+    internal async Task<long> KeepAliveAsync(long sessionId, TimeSpan? attemptTimeout, CancellationToken cancellationToken)
     {
-        var kept = await WriteAsync(HttpMethod.Post, $"v1/sessions/{sessionId}/keepalive", CoordinationJsonContext.Default.SessionKeptAlive, cancellationToken).ConfigureAwait(false);
+        var kept = await WriteAsync(HttpMethod.Post, $"v1/sessions/{sessionId}/keepalive", CoordinationJsonContext.Default.SessionKeptAlive, cancellationToken, attemptTimeout).ConfigureAwait(false);
         return kept.DeadlineMs;
     }
 

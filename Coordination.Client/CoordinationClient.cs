@@ -79,6 +79,14 @@ public sealed partial class CoordinationClient : IDisposable
         return last.Last;
     }
 
+    /// <summary>
+    /// Whether a best-effort call (a session's end on disposal, an abandon or resign after a failure) may
+    /// be given up quietly: refused, out of time, or the client already disposed (an application shutting
+    /// down in any order); the session then expires after its TTL.
+    /// </summary>
+    internal static bool BestEffortFailed(Exception e, CancellationTokenSource bound) =>
+        e is CoordinationException or ObjectDisposedException || (e is OperationCanceledException && bound.IsCancellationRequested);
+
     public void Dispose()
     {
         if (_ownsHttp)
@@ -102,8 +110,8 @@ public sealed partial class CoordinationClient : IDisposable
     }
 
     /// <summary>One logical write without a body.</summary>
-    internal async Task<TAnswer> WriteAsync<TAnswer>(HttpMethod method, string path, JsonTypeInfo<TAnswer> answerType, CancellationToken cancellationToken) =>
-        (await Transport.SendAsync(CoordinationRequest.Write(method, path, Transport.NewIdempotencyKey()), answerType, cancellationToken).ConfigureAwait(false)).Value;
+    internal async Task<TAnswer> WriteAsync<TAnswer>(HttpMethod method, string path, JsonTypeInfo<TAnswer> answerType, CancellationToken cancellationToken, TimeSpan? attemptTimeout = null) =>
+        (await Transport.SendAsync(CoordinationRequest.Write(method, path, Transport.NewIdempotencyKey(), attemptTimeout), answerType, cancellationToken).ConfigureAwait(false)).Value;
 
     internal static string Query(string path, params (string Name, object? Value)[] parameters)
     {

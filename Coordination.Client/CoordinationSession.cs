@@ -44,6 +44,10 @@ public sealed class CoordinationSession : IAsyncDisposable
     private readonly long _origin;
     private readonly long? _originServerMs;
     private TimeSpan _deadline;
+
+    // The last deadline a silo answered and the local deadline first computed for it (under _lock).
+    private long _answeredDeadlineMs;
+    private TimeSpan _answeredLocal;
     private SessionLostEventArgs? _lostBecause;
     private int _disposed;
 
@@ -57,8 +61,21 @@ public sealed class CoordinationSession : IAsyncDisposable
         Ttl = ttl;
         _origin = sentAt;
         _originServerMs = createdServerMs;
-        _deadline = ttl;
+        _deadline = ttl - ClockMargin(ttl);
         _keepAlive = keepAlive ? Task.Run(() => KeepAliveLoopAsync(_stop.Token)) : Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// What the local deadline keeps in hand against the silos' log clock running ahead of real time: a
+    /// wall-clock step under the silos' step threshold (1 s) passes into it, and a larger one is slewed back
+    /// at up to 5% of elapsed time (docs/grains.md, "Time and expiry"). So the silo's deadline can come up
+    /// to 1 s + 5% of a TTL early; the client gives up that much sooner. At most a quarter of the TTL, so
+    /// a short TTL still leaves room for its keep-alives (and only then is the margin short of the bound).
+    /// </summary>
+    internal static TimeSpan ClockMargin(TimeSpan ttl)
+    {
+        var margin = TimeSpan.FromSeconds(1) + (ttl * 0.05);
+        return margin < ttl / 4 ? margin : ttl / 4;
     }
 
     /// <summary>Raised once when the session is lost, on the thread that found out (usually the keep-alive loop).</summary>
@@ -94,13 +111,15 @@ public sealed class CoordinationSession : IAsyncDisposable
 
     /// <summary>Renews the session once now (the loop does this on its own); moves <see cref="LocalDeadline"/>.</summary>
     /// <exception cref="CoordinationException"><c>session-expired</c> / <c>session-not-found</c> when it is gone (and it is then marked lost).</exception>
-    public async Task KeepAliveAsync(CancellationToken cancellationToken = default)
+    public Task KeepAliveAsync(CancellationToken cancellationToken = default) => KeepAliveAsync(null, cancellationToken);
+
+    private async Task KeepAliveAsync(TimeSpan? attemptTimeout, CancellationToken cancellationToken)
     {
         var sentAt = _time.GetElapsedTime(_origin);
         long deadlineMs;
         try
         {
-            deadlineMs = await _client.KeepAliveAsync(Id, cancellationToken).ConfigureAwait(false);
+            deadlineMs = await _client.KeepAliveAsync(Id, attemptTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (CoordinationException e) when (e.IsSessionGone)
         {
@@ -121,8 +140,22 @@ public sealed class CoordinationSession : IAsyncDisposable
             renewed = answered < renewed ? answered : renewed;
         }
 
+        renewed -= ClockMargin(Ttl);
+
         lock (_lock)
         {
+            // An answer that repeats a deadline (a keep-alive answered without renewing) is no later than
+            // when it was first answered: its later sentAt must not lift the cap. Measured from creation,
+            // a deadline stamped by a leader whose clock runs ahead would otherwise outlive the silo's.
+            if (deadlineMs == _answeredDeadlineMs)
+            {
+                renewed = renewed < _answeredLocal ? renewed : _answeredLocal;
+            }
+            else
+            {
+                (_answeredDeadlineMs, _answeredLocal) = (deadlineMs, renewed);
+            }
+
             if (renewed > _deadline)
             {
                 _deadline = renewed;
@@ -207,7 +240,7 @@ public sealed class CoordinationSession : IAsyncDisposable
         {
             await ResignAsync(election, bound.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is CoordinationException || (e is OperationCanceledException && bound.IsCancellationRequested))
+        catch (Exception e) when (CoordinationClient.BestEffortFailed(e, bound))
         {
             // Best effort (a lost session has no candidacy left): the campaign's failure is what the caller hears about.
         }
@@ -248,7 +281,7 @@ public sealed class CoordinationSession : IAsyncDisposable
             {
                 await _client.DeleteSessionAsync(Id, bound.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is CoordinationException || (e is OperationCanceledException && bound.IsCancellationRequested))
+            catch (Exception e) when (CoordinationClient.BestEffortFailed(e, bound))
             {
                 // Gone already, or unreachable: either way it expires on its own after its TTL.
             }
@@ -282,11 +315,17 @@ public sealed class CoordinationSession : IAsyncDisposable
             Exception? failure;
             try
             {
-                // A keep-alive that is still out when the deadline passes is of no use: cancel it then.
+                // A keep-alive that is still out when the deadline passes is of no use: cancel it then. Each
+                // attempt gets half the time left (at most AttemptTimeout), so one sent to a silo that keeps
+                // silent (a leader's host gone without refusing) times out while a retry at another silo,
+                // which finds the new leader, still has time to land.
                 using var deadline = new CancellationTokenSource(left, _time);
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, deadline.Token);
-                await KeepAliveAsync(linked.Token).ConfigureAwait(false);
-                delay = interval;
+                var attempt = left / 2 < _client.Options.AttemptTimeout ? left / 2 : _client.Options.AttemptTimeout;
+                await KeepAliveAsync(attempt, linked.Token).ConfigureAwait(false);
+                // After a slow answer less than a TTL may be left: renew again by half of it at the latest.
+                var renewedLeft = TimeLeft();
+                delay = renewedLeft / 2 < interval ? renewedLeft / 2 : interval;
                 continue;
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)

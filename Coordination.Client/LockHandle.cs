@@ -8,6 +8,7 @@ namespace Coordination.Client;
 /// </summary>
 public sealed class LockHandle : IAsyncDisposable
 {
+    // 0 held, 1 a release in flight, 2 released (or found gone).
     private int _released;
 
     internal LockHandle(CoordinationSession session, string name, LockMode mode, long token)
@@ -34,15 +35,29 @@ public sealed class LockHandle : IAsyncDisposable
     public Task<ConfigWriteResult> PutConfigAsync(string configName, JsonElement value, CancellationToken cancellationToken = default) =>
         Session.Client.PutConfigFencedAsync(configName, value, Name, Token, cancellationToken);
 
-    /// <summary>Releases the lock; a second call does nothing.</summary>
+    /// <summary>
+    /// Releases the lock; a call after it succeeded (or while another is in flight) does nothing. One
+    /// that failed may be called again: the lock is still held until the session ends.
+    /// </summary>
     public async Task ReleaseAsync(CancellationToken cancellationToken = default)
     {
-        if (Interlocked.Exchange(ref _released, 1) != 0)
+        if (Interlocked.CompareExchange(ref _released, 1, 0) != 0)
         {
             return;
         }
 
-        await Session.Client.ReleaseLockAsync(Session.Id, Name, Token, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Session.Client.ReleaseLockAsync(Session.Id, Name, Token, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not CoordinationException { Error: CoordinationError.LockNotHeld or CoordinationError.WrongToken })
+        {
+            // Not released: a retry (or DisposeAsync) must send the release again.
+            Volatile.Write(ref _released, 0);
+            throw;
+        }
+
+        Volatile.Write(ref _released, 2);
     }
 
     /// <summary>

@@ -51,7 +51,7 @@ internal sealed class CoordinationRequest
         new(method, path, JsonSerializer.SerializeToUtf8Bytes(body, type), idempotencyKey, attemptTimeout, retryUnsentOnly);
 
     /// <summary>A write without a body (keep-alive, delete).</summary>
-    public static CoordinationRequest Write(HttpMethod method, string path, string? idempotencyKey) => new(method, path, null, idempotencyKey, null);
+    public static CoordinationRequest Write(HttpMethod method, string path, string? idempotencyKey, TimeSpan? attemptTimeout = null) => new(method, path, null, idempotencyKey, attemptTimeout);
 
     /// <summary>Escapes one path segment: a name may hold <c>/</c> and <c>:</c> (docs/api.md, "Names").</summary>
     public static string Segment(string name)

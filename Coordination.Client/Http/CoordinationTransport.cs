@@ -73,9 +73,14 @@ internal sealed class CoordinationTransport
     /// </summary>
     public async Task<ClusterStatus?> DiscoverAsync(CancellationToken cancellationToken)
     {
-        foreach (var endpoint in Endpoints.InTurn())
+        var endpoints = Endpoints.InTurn().ToList();
+        // Every silo answers this from memory: a silent one (a host down without refusing, a partition)
+        // gets a share of the attempt, so one round of asking fits in an attempt and a later one starts
+        // elsewhere. With the whole attempt for each, a silent first silo took every attempt.
+        var perSilo = _options.AttemptTimeout / (endpoints.Count + 1);
+        foreach (var endpoint in endpoints)
         {
-            using var timeout = new CancellationTokenSource(_options.AttemptTimeout, _options.TimeProvider);
+            using var timeout = new CancellationTokenSource(perSilo, _options.TimeProvider);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
             try
             {
@@ -94,6 +99,12 @@ internal sealed class CoordinationTransport
             catch (Exception e) when (e is HttpRequestException or JsonException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
                 // This silo cannot say; ask the next one.
+            }
+            catch (OperationCanceledException)
+            {
+                // The attempt ended while this silo kept silent: the next discovery starts elsewhere.
+                Endpoints.Failed(endpoint);
+                throw;
             }
 
             Endpoints.Failed(endpoint);

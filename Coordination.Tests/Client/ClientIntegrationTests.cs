@@ -55,6 +55,23 @@ public sealed class ClientIntegrationTests(SiloFactory silo) : IClassFixture<Sil
     }
 
     [Fact]
+    public async Task A_release_that_failed_can_be_sent_again()
+    {
+        using var client = await ClientAsync();
+        await using var a = await client.CreateSessionAsync(TimeSpan.FromSeconds(30));
+        var held = await a.AcquireLockAsync("it-release-again", wait: TimeSpan.FromSeconds(5));
+
+        // Before the fix the handle counted itself released before the request went out: after a
+        // failed release every later call did nothing, and the session kept the lock for nobody.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => held.ReleaseAsync(new CancellationToken(canceled: true)));
+        Assert.Equal(a.Id, Assert.Single((await client.InspectLockAsync("it-release-again")).Holders).SessionId);
+
+        await held.ReleaseAsync();
+        Assert.Empty((await client.InspectLockAsync("it-release-again")).Holders);
+        await held.ReleaseAsync(); // released: nothing more is sent, nothing fails
+    }
+
+    [Fact]
     public async Task Shared_and_semaphore_modes_admit_several_holders()
     {
         using var client = await ClientAsync();

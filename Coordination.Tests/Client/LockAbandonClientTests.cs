@@ -30,6 +30,22 @@ public sealed class LockAbandonClientTests
     }
 
     [Fact]
+    public async Task A_wait_or_maximum_hold_under_a_millisecond_is_sent_as_one_not_as_zero()
+    {
+        // Zero means "do not wait" and "no limit": a maximum hold of half a millisecond was sent as 0,
+        // a hold without limit, and a wait of half a millisecond as a try.
+        var (handler, client, session) = await SessionAsync();
+        using var _ = client;
+        handler.Json("POST", "/v1/locks/db/acquire", """{"name": "db", "token": 42}""");
+
+        await session.AcquireLockAsync("db", wait: TimeSpan.FromMicroseconds(500), maxHold: TimeSpan.FromTicks(1));
+
+        var sent = System.Text.Json.JsonDocument.Parse(handler.Requests.Last(r => r.PathAndQuery == "/v1/locks/db/acquire").Body!).RootElement;
+        Assert.Equal(1, sent.GetProperty("waitMs").GetInt64());
+        Assert.Equal(1, sent.GetProperty("maxHoldMs").GetInt64());
+    }
+
+    [Fact]
     public async Task Cancelling_a_blocking_acquire_abandons_the_lock_before_it_throws()
     {
         var (handler, client, session) = await SessionAsync();

@@ -245,6 +245,36 @@ public sealed class TransportTests
     }
 
     [Fact]
+    public async Task A_silent_silo_takes_only_its_share_of_an_attempt_while_the_leader_is_sought()
+    {
+        // A host gone without refusing (powered off, partitioned) answers nothing. Discovery gave each
+        // silo the whole attempt timeout, the attempt's own timer fired first, and the silent silo was
+        // never marked failed: every retry asked it again, and every write waited out every attempt.
+        var time = new ManualTimeProvider();
+        var handler = new FakeHandler()
+            .When("GET", ClientFixture.A + "v1/cluster", async (_, ct) =>
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+                throw new InvalidOperationException("unreachable");
+            })
+            .Cluster(ClientFixture.B, leader: 2)
+            .Json("POST", ClientFixture.B + "v1/sequences/ids/next", """{"name": "ids", "first": 1, "count": 1}""");
+        using var client = ClientFixture.Create(handler, o =>
+        {
+            o.TimeProvider = time;
+            o.AttemptTimeout = TimeSpan.FromSeconds(6);
+        }, ClientFixture.A, ClientFixture.B);
+
+        var next = client.NextAsync("ids");
+        await handler.NextRequestAsync();
+        await time.WaitForTimerAsync(TimeSpan.FromSeconds(2));
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.Equal(1, (await next.WaitAsync(FakeHandler.WaitMax)).First);
+        Assert.Equal(["GET http://a:5080/v1/cluster", "GET http://b:5080/v1/cluster", "POST http://b:5080/v1/sequences/ids/next"], handler.Requests.Select(r => r.ToString()));
+    }
+
+    [Fact]
     public async Task A_hung_attempt_times_out_and_the_retry_answers()
     {
         var time = new ManualTimeProvider();
