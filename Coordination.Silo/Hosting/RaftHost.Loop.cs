@@ -137,6 +137,15 @@ public sealed partial class RaftHost
                 _node.Step(step.Message);
                 break;
             case ProposalWaiter proposal when !proposal.Completion.Task.IsCompleted:
+                if (_time.GetElapsedTime(proposal.Started) > _options.RequestTimeout)
+                {
+                    // Queued longer than a request may take: its caller is answered "outcome unknown" this
+                    // very round, so proposing it now would apply a write nobody is told of. Refused
+                    // instead, truthfully: nothing was applied, and a retry is safe.
+                    proposal.Completion.TrySetException(new OverloadedException($"the request waited in the silo's queue longer than RequestTimeout ({_options.RequestTimeout.TotalSeconds:0} s) and was not proposed"));
+                    break;
+                }
+
                 proposals.Add(proposal);
                 break;
             case ReadWork read when !read.Completion.Task.IsCompleted:
@@ -395,6 +404,17 @@ public sealed partial class RaftHost
             }
         }
 
+        // A follower cut off from the leader after its read index was confirmed applies nothing more:
+        // its reads would wait for as long as the partition lasts.
+        foreach (var awaiting in _readsAwaitingApply.Where(r => _time.GetElapsedTime(r.Batch.Started) > limit).ToArray())
+        {
+            _readsAwaitingApply.Remove(awaiting);
+            foreach (var read in awaiting.Batch.Reads)
+            {
+                read.Completion.TrySetException(new TimeoutException("the read index was confirmed, but this silo did not apply it in time"));
+            }
+        }
+
         if (_proposalAtIndex.Count > _proposals.Count * 2 + 1024)
         {
             foreach (var (index, id) in _proposalAtIndex.Where(p => !_proposals.ContainsKey(p.Value)).ToArray())
@@ -579,7 +599,15 @@ public sealed partial class RaftHost
             return;
         }
 
-        foreach (var waiter in _appliedWaiters.Where(which).ToArray())
+        var finished = _appliedWaiters.Where(which).ToArray();
+        if (finished.Length > 0)
+        {
+            // A membership change is answered from Status (the cluster view): published first, or the
+            // caller, woken on another thread, could read the round's old view without the change.
+            _status = Snapshot();
+        }
+
+        foreach (var waiter in finished)
         {
             _appliedWaiters.Remove(waiter);
             waiter.Done.TrySetResult(applied);

@@ -177,6 +177,15 @@ public sealed partial class RaftHost : IAsyncDisposable
     /// <summary>Completes when the loop ends; faulted if applying or persisting failed (the silo must stop).</summary>
     public Task Completion => _loop ?? Task.CompletedTask;
 
+    /// <summary>Requests queued at most (the rest of <see cref="RaftHostOptions.InboxItemsMax"/> is kept for peers' messages).</summary>
+    private int RequestItemsMax => _options.InboxItemsMax - (_options.InboxItemsMax / 8);
+
+    /// <summary>Work queued for the loop now (tests).</summary>
+    internal int QueuedWork => _inbox.Reader.Count;
+
+    /// <summary>Read batches whose index is confirmed and not yet applied (tests; a racy count, read for polling).</summary>
+    internal int ReadsAwaitingApply => _readsAwaitingApply.Count;
+
     /// <summary>Hands a message from a peer to the loop (drops it when the inbox is full: Raft tolerates loss).</summary>
     public void Receive(Message message) => _inbox.Writer.TryWrite(new StepWork(message));
 
@@ -269,9 +278,11 @@ public sealed partial class RaftHost : IAsyncDisposable
             completion.Task.ContinueWith(_ => registration.Dispose(), TaskScheduler.Default);
         }
 
-        if (!_inbox.Writer.TryWrite(work))
+        // Requests leave the last eighth of the inbox to the peers' messages: a queue kept full by clients
+        // would otherwise drop heartbeats, answers and votes, and overload would cost the cluster its leader.
+        if (_inbox.Reader.Count >= RequestItemsMax || !_inbox.Writer.TryWrite(work))
         {
-            completion.TrySetException(new OverloadedException($"the silo's request queue holds {_options.InboxItemsMax} requests (InboxItemsMax)"));
+            completion.TrySetException(new OverloadedException($"the silo's request queue holds {RequestItemsMax} requests (InboxItemsMax less the peers' eighth)"));
         }
     }
 

@@ -2,6 +2,7 @@ using System.Net;
 using Coordination.Consensus;
 using Coordination.Silo.Hosting;
 using Coordination.Silo.Transport;
+using Coordination.Tests.Cluster;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Coordination.Tests.Silo;
@@ -258,6 +259,73 @@ public sealed class LeaderlessRaftHostTests : IAsyncLifetime
     }
 }
 
+/// <summary>The loop's inbox under a flood of requests.</summary>
+public sealed class RaftHostInboxTests
+{
+    [Fact]
+    public async Task Requests_leave_an_eighth_of_the_inbox_to_the_peers_messages()
+    {
+        // Not started: nothing drains the inbox. Before, requests took it all and every heartbeat, answer
+        // and vote from the peers was dropped while clients kept it full.
+        var log = new MemoryLogStorage();
+        RaftNode.Bootstrap(log, new Membership([1, 2, 3], []));
+        await using var host = new RaftHost(new RaftHostOptions { NodeId = 1, TickInterval = TimeSpan.FromMilliseconds(5), InboxItemsMax = 16 }, log, new CounterStateMachine(), _ => { }, TimeProvider.System, NullLogger.Instance);
+
+        var queued = Enumerable.Range(0, 14).Select(i => host.ProposeAsync(CounterStateMachine.Command(i))).ToList();
+        Assert.All(queued, q => Assert.False(q.IsCompleted));
+        await Assert.ThrowsAsync<OverloadedException>(() => host.ProposeAsync(CounterStateMachine.Command(99)).WaitAsync(TimeSpan.FromSeconds(10)));
+        await Assert.ThrowsAsync<OverloadedException>(() => host.QueryAsync(() => 0, linearizable: true).WaitAsync(TimeSpan.FromSeconds(10)));
+
+        host.Receive(new Message { Kind = MessageKind.Heartbeat, From = 2, To = 1, Term = 1 });
+        host.Receive(new Message { Kind = MessageKind.Heartbeat, From = 2, To = 1, Term = 1 });
+        Assert.Equal(16, host.QueuedWork);
+    }
+
+    [Fact]
+    public async Task A_followers_read_whose_index_it_never_applies_times_out()
+    {
+        // The leader confirmed a read index this follower has not applied, and then nothing more arrives
+        // (a partition). The read used to wait for as long as that lasted; now RequestTimeout ends it.
+        var time = new SteppableTimeProvider(manual: true);
+        var log = new MemoryLogStorage();
+        RaftNode.Bootstrap(log, new Membership([1, 2, 3], []));
+        var sent = new System.Collections.Concurrent.ConcurrentQueue<Message>();
+        await using var host = new RaftHost(new RaftHostOptions { NodeId = 1, TickInterval = TimeSpan.FromMilliseconds(5) }, log, new CounterStateMachine(), sent.Enqueue, time, NullLogger.Instance);
+        host.Start();
+        var patience = TimeSpan.FromSeconds(10);
+        host.Receive(new Message { Kind = MessageKind.Heartbeat, From = 2, To = 1, Term = 1 });
+        await ClusterCalls.Until(() => Task.FromResult(host.Status.Leader == 2), "the follower to hear of leader 2", patience);
+
+        var read = host.QueryAsync(() => 1, linearizable: true);
+        await ClusterCalls.Until(() => Task.FromResult(sent.Any(m => m.Kind == MessageKind.ReadIndex)), "the read index asked of the leader", patience);
+        var asked = sent.First(m => m.Kind == MessageKind.ReadIndex);
+        host.Receive(new Message { Kind = MessageKind.ReadIndexResponse, From = 2, To = 1, Term = 1, Index = 1_000, Context = asked.Context });
+        await ClusterCalls.Until(() => Task.FromResult(host.ReadsAwaitingApply == 1), "the confirmed read to wait for its index", patience);
+        time.Advance(TimeSpan.FromSeconds(11));
+
+        var timedOut = await Assert.ThrowsAsync<TimeoutException>(() => read.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Contains("did not apply it in time", timedOut.Message);
+    }
+
+    [Fact]
+    public async Task A_write_that_waited_in_the_queue_past_the_request_timeout_is_refused_not_proposed()
+    {
+        // Its caller is told "outcome unknown" once RequestTimeout has passed; proposed after that, it
+        // would be applied with nobody told. The loop starts only after the wait (a backlog, in effect).
+        var time = new SteppableTimeProvider(manual: true);
+        var log = new MemoryLogStorage();
+        RaftNode.Bootstrap(log, new Membership([1, 2, 3], []));
+        await using var host = new RaftHost(new RaftHostOptions { NodeId = 1, TickInterval = TimeSpan.FromMilliseconds(5) }, log, new CounterStateMachine(), _ => { }, time, NullLogger.Instance);
+
+        var late = host.ProposeAsync(CounterStateMachine.Command(1));
+        time.Advance(TimeSpan.FromSeconds(11));
+        host.Start();
+
+        // (Without the check it reached the node, which, leading nothing yet, refused it as not the leader.)
+        await Assert.ThrowsAsync<OverloadedException>(() => late.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+}
+
 /// <summary>One voter: snapshots of a large state, and stale reads while the loop is busy.</summary>
 public sealed class RaftHostSnapshotTests
 {
@@ -347,6 +415,34 @@ public sealed class RaftHostSnapshotTests
         await stop.CancelAsync();
         await Task.WhenAll(readers).WaitAsync(WaitMax);
         Assert.True(Interlocked.Read(ref reads) > 0);
+    }
+
+    [Fact]
+    public async Task A_membership_change_answered_accepted_is_in_the_status_its_caller_reads_next()
+    {
+        // The operator's endpoint answers with the cluster view read from Status right after the change
+        // completes. One voter appends, commits and applies a change in one round; the loop used to
+        // publish Status at the round's end, after waking the caller, so anything slow in between (here
+        // a snapshot held open) left the caller reading the view from before the change (seen once in CI).
+        var state = new GatedSnapshotStateMachine();
+        var log = new MemoryLogStorage();
+        RaftNode.Bootstrap(log, new Membership([1], []));
+        await using var host = new RaftHost(
+            new RaftHostOptions { NodeId = 1, TickInterval = TimeSpan.FromMilliseconds(5), SnapshotEveryEntries = 1 },
+            log, state, _ => { }, TimeProvider.System, NullLogger.Instance);
+        host.Start();
+        await Retry(() => host.ProposeAsync(CounterStateMachine.Command(1)));
+
+        state.Hold();
+        try
+        {
+            Assert.Equal(ProposalResult.Accepted, await host.ChangeMembershipAsync(MembershipChangeKind.AddLearner, 2).WaitAsync(WaitMax));
+            Assert.Contains(2UL, host.Status.Membership.Learners);
+        }
+        finally
+        {
+            state.Release();
+        }
     }
 
     /// <summary>A started single-voter host on <paramref name="log"/> that has applied command 1 (so it leads).</summary>
@@ -469,6 +565,38 @@ public sealed class RaftHostSnapshotTests
     }
 
     /// <summary>The counter, its snapshot padded to <see cref="PaddingBytes"/> more.</summary>
+    /// <summary>A counter whose snapshots wait, once <see cref="Hold"/> is called, until <see cref="Release"/>.</summary>
+    private sealed class GatedSnapshotStateMachine : IReplicatedStateMachine
+    {
+        private readonly CounterStateMachine _inner = new();
+        private readonly ManualResetEventSlim _open = new(initialState: true);
+
+        public void Hold() => _open.Reset();
+
+        public void Release() => _open.Set();
+
+        public ulong AppliedIndex => _inner.AppliedIndex;
+
+        public long LogTimeMs => _inner.LogTimeMs;
+
+        public object? Apply(ulong index, long timestampMs, ReadOnlyMemory<byte> command) => _inner.Apply(index, timestampMs, command);
+
+        public void Skip(ulong index) => _inner.Skip(index);
+
+        public byte[] WriteSnapshot()
+        {
+            // Bounded: a test that never releases fails its own wait, and the loop moves on after this.
+            _open.Wait(WaitMax);
+            return _inner.WriteSnapshot();
+        }
+
+        public void RestoreSnapshot(ulong index, ReadOnlySpan<byte> snapshot) => throw new InvalidOperationException("one voter never receives a snapshot");
+
+        public IEnumerable<byte[]> OnBecameLeader() => _inner.OnBecameLeader();
+
+        public IEnumerable<byte[]> DueCommands(long nowMs) => _inner.DueCommands(nowMs);
+    }
+
     private sealed class PaddedStateMachine : IReplicatedStateMachine
     {
         private readonly CounterStateMachine _inner = new();
