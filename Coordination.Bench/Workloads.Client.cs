@@ -33,6 +33,7 @@ public sealed partial class Workloads
         "lock-contended" => ClientLockContended(clients, ContendedShape.FourRequests),
         "lock-contended-linearizable" => ClientLockContended(clients, ContendedShape.FourRequestsLinearizable),
         "lock-contended-txn" => ClientLockContended(clients, ContendedShape.OneStep),
+        "lock-contended-fetch" => ClientLockContended(clients, ContendedShape.ReadWithGrant),
         "watch-latency" => ClientWatchLatency(clients),
         "keepalive" => WithSessions(clients, keepAlive: false, sessions => Loop(workload, clients, _ => Task.CompletedTask, (i, _) => sessions[i].KeepAliveAsync())),
         "txn-internal" => Loop(workload, clients, _ => Task.CompletedTask, (i, n) => Via(i).CommitTransactionAsync(
@@ -73,14 +74,17 @@ public sealed partial class Workloads
         await Via(0).PutConfigAsync(name, Number(0));
         var result = await WithSessions(clients, keepAlive: true, sessions => Loop(WorkloadName(shape), clients, _ => Task.CompletedTask, async (i, _) =>
         {
-            var held = await sessions[i].AcquireLockAsync(name);
+            var held = await sessions[i].AcquireLockAsync(name, readConfig: shape == ContendedShape.ReadWithGrant ? name : null);
             Interlocked.Increment(ref grants);
-            var document = shape == ContendedShape.FourRequestsLinearizable
-                ? await Via(i).GetConfigAsync(name)
-                : await Via(i).GetConfigAsync(name, ReadConsistency.Stale, minRevision: held.Token);
+            var document = shape switch
+            {
+                ContendedShape.ReadWithGrant => held.Config,
+                ContendedShape.FourRequestsLinearizable => await Via(i).GetConfigAsync(name),
+                _ => await Via(i).GetConfigAsync(name, ReadConsistency.Stale, minRevision: held.Token),
+            };
             turns.Record(i, document!.Value.GetInt64());
             var next = Number(document!.Value.GetInt64() + 1);
-            if (shape == ContendedShape.OneStep)
+            if (ReleasesInOneStep(shape))
             {
                 await Via(i).CommitTransactionAsync(new TransactionBuilder().Put(name, next).ReleaseLock(held).Build());
             }

@@ -18,8 +18,9 @@ public sealed partial class Workloads
         "lock-contended" => EtcdLockContended(clients, ContendedShape.FourRequests),
         "lock-contended-linearizable" => EtcdLockContended(clients, ContendedShape.FourRequestsLinearizable),
         "lock-contended-txn" => EtcdLockContended(clients, ContendedShape.OneStep),
+        "lock-contended-fetch" => EtcdLockContended(clients, ContendedShape.ReadWithGrant),
         "watch-latency-stream" => EtcdWatchLatency(clients),
-        _ => throw new ArgumentException($"workload '{workload}' is not implemented for etcd; known: config-put, get-linearizable, get-stale, lock-cycle, lock-contended, lock-contended-linearizable, lock-contended-txn, watch-latency-stream"),
+        _ => throw new ArgumentException($"workload '{workload}' is not implemented for etcd; known: config-put, get-linearizable, get-stale, lock-cycle, lock-contended, lock-contended-linearizable, lock-contended-txn, lock-contended-fetch, watch-latency-stream"),
     };
 
     /// <summary>
@@ -69,7 +70,8 @@ public sealed partial class Workloads
     private async Task<LoadResult> EtcdLockContended(int clients, ContendedShape shape)
     {
         var workload = WorkloadName(shape);
-        var oneStepRelease = shape == ContendedShape.OneStep;
+        // etcd's lock grant carries no value: ReadWithGrant is its one-step shape under that name.
+        var oneStepRelease = ReleasesInOneStep(shape);
         var leases = new string[clients];
         var name = $"bench-contended-{Guid.NewGuid():N}";
         var counter = Base64($"{name}-count");

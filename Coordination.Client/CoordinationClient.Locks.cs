@@ -23,12 +23,12 @@ public sealed partial class CoordinationClient
     /// </summary>
     private static long WholeMilliseconds(TimeSpan span) => (long)Math.Ceiling(span.TotalMilliseconds);
 
-    internal async Task<long?> AcquireLockAsync(long sessionId, string name, LockMode mode, int permits, TimeSpan wait, TimeSpan? maxHold, CancellationToken cancellationToken)
+    internal async Task<LockGranted?> AcquireLockAsync(long sessionId, string name, LockMode mode, int permits, TimeSpan wait, TimeSpan? maxHold, string? readConfig, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(wait, TimeSpan.Zero);
         cancellationToken.ThrowIfCancellationRequested();
         var body = new AcquireLockRequest(
-            sessionId, ModeText(mode), mode == LockMode.Semaphore ? permits : null, WholeMilliseconds(wait), WholeMilliseconds(maxHold ?? TimeSpan.Zero));
+            sessionId, ModeText(mode), mode == LockMode.Semaphore ? permits : null, WholeMilliseconds(wait), WholeMilliseconds(maxHold ?? TimeSpan.Zero), readConfig);
         // A blocking attempt that reached a silo is not repeated: the silo abandons the wait of an attempt
         // that went away, so a retry could be handed the grant that abandon then releases.
         var request = CoordinationRequest.Write(
@@ -37,7 +37,7 @@ public sealed partial class CoordinationClient
         try
         {
             var (granted, _) = await Transport.SendAsync(request, CoordinationJsonContext.Default.LockGranted, cancellationToken).ConfigureAwait(false);
-            return granted.Token;
+            return granted;
         }
         catch (CoordinationException e) when (e.Error == CoordinationError.LockBusy && wait == TimeSpan.Zero)
         {

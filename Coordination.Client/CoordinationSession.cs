@@ -169,13 +169,18 @@ public sealed class CoordinationSession : IAsyncDisposable
     /// Cancelled or failed after the request went out, it abandons the lock (<see cref="AbandonLockAsync"/>)
     /// before throwing, so no wait or grant is left that this session's keep-alive would hold for nobody.
     /// </summary>
+    /// <param name="readConfig">
+    /// A config document to read with the grant (the data the lock guards), in <see cref="LockHandle.Config"/>:
+    /// read by the granting silo once the grant was applied, so it holds every write of earlier holders;
+    /// one round trip less than reading it after the grant.
+    /// </param>
     /// <exception cref="CoordinationException"><c>lock-wait-timeout</c> when the wait ended without a grant; <c>lock-busy</c> when <paramref name="wait"/> is zero.</exception>
-    public async Task<LockHandle> AcquireLockAsync(string name, LockMode mode = LockMode.Exclusive, TimeSpan? wait = null, int permits = 1, TimeSpan? maxHold = null, CancellationToken cancellationToken = default)
+    public async Task<LockHandle> AcquireLockAsync(string name, LockMode mode = LockMode.Exclusive, TimeSpan? wait = null, int permits = 1, TimeSpan? maxHold = null, string? readConfig = null, CancellationToken cancellationToken = default)
     {
         var waitFor = wait ?? TimeSpan.FromSeconds(30);
-        var token = await _client.AcquireLockAsync(Id, name, mode, permits, waitFor, maxHold, cancellationToken).ConfigureAwait(false)
+        var granted = await _client.AcquireLockAsync(Id, name, mode, permits, waitFor, maxHold, readConfig, cancellationToken).ConfigureAwait(false)
             ?? throw new CoordinationException("lock-busy", 409, $"Lock '{name}' is busy.");
-        return new LockHandle(this, name, mode, token);
+        return new LockHandle(this, name, mode, granted.Token, granted.Config);
     }
 
     /// <summary>
@@ -186,10 +191,10 @@ public sealed class CoordinationSession : IAsyncDisposable
         _client.AbandonLockAsync(Id, name, cancellationToken);
 
     /// <summary>Tries a lock once: the handle when granted, null when busy.</summary>
-    public async Task<LockHandle?> TryAcquireLockAsync(string name, LockMode mode = LockMode.Exclusive, int permits = 1, TimeSpan? maxHold = null, CancellationToken cancellationToken = default)
+    public async Task<LockHandle?> TryAcquireLockAsync(string name, LockMode mode = LockMode.Exclusive, int permits = 1, TimeSpan? maxHold = null, string? readConfig = null, CancellationToken cancellationToken = default)
     {
-        var token = await _client.AcquireLockAsync(Id, name, mode, permits, TimeSpan.Zero, maxHold, cancellationToken).ConfigureAwait(false);
-        return token is { } granted ? new LockHandle(this, name, mode, granted) : null;
+        var granted = await _client.AcquireLockAsync(Id, name, mode, permits, TimeSpan.Zero, maxHold, readConfig, cancellationToken).ConfigureAwait(false);
+        return granted is null ? null : new LockHandle(this, name, mode, granted.Token, granted.Config);
     }
 
     /// <summary>Joins an election: leader (with a token) or queued at a position; returns at once.</summary>

@@ -11,12 +11,13 @@ public sealed class LockHandle : IAsyncDisposable
     // 0 held, 1 a release in flight, 2 released (or found gone).
     private int _released;
 
-    internal LockHandle(CoordinationSession session, string name, LockMode mode, long token)
+    internal LockHandle(CoordinationSession session, string name, LockMode mode, long token, ConfigDocument? config = null)
     {
         Session = session;
         Name = name;
         Mode = mode;
         Token = token;
+        Config = config;
     }
 
     public CoordinationSession Session { get; }
@@ -27,6 +28,9 @@ public sealed class LockHandle : IAsyncDisposable
 
     /// <summary>The fencing token: the log index of the grant, strictly increasing per lock.</summary>
     public long Token { get; }
+
+    /// <summary>The document the acquire asked for with <c>readConfig</c>, as of the grant; null when not asked or absent.</summary>
+    public ConfigDocument? Config { get; }
 
     /// <summary>Cancelled when the session is lost: the lock may then belong to someone else.</summary>
     public CancellationToken Lost => Session.SessionLost;

@@ -21,7 +21,11 @@ internal static class ConfigEndpoints
     private static Task<IResult> Get(HttpContext http, ICoordinationGateway gateway, string name, string? consistency) =>
         Invalid(name) ?? GatewayCalls.Read(http, gateway, consistency, sm => sm.GetConfig(name), version => version is null
             ? Problems.Create(404, "not-found", $"Config document '{name}' does not exist.")
-            : TypedResults.Ok(new ConfigResponse(name, version.Version, version.Revision, version.WrittenMs, GatewayCalls.JsonValue(version.Value))));
+            : TypedResults.Ok(Response(name, version)));
+
+    /// <summary>A document's answer body (also a lock grant's guarded document).</summary>
+    public static ConfigResponse Response(string name, ConfigVersion version) =>
+        new(name, version.Version, version.Revision, version.WrittenMs, GatewayCalls.JsonValue(version.Value));
 
     private static Task<IResult> Put(HttpContext http, ICoordinationGateway gateway, string name, PutConfigRequest body)
     {

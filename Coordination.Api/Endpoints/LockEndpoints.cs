@@ -42,7 +42,12 @@ internal static class LockEndpoints
             return Problems.Validation("waitMs", $"waitMs must be 0..{Limits.LockWaitMsMax}.");
         }
 
-        ulong queuedAt = 0;
+        if (body.ReadConfig is { } guarded && !GatewayCalls.ValidName(guarded))
+        {
+            return Problems.Validation("readConfig", $"readConfig is a config document's name: 1-{Limits.NameLengthMax} characters from A-Z a-z 0-9 . _ - / :.");
+        }
+
+        ulong queuedAt = 0, grantedToken = 0;
         // The result is awaited even when the caller goes away meanwhile (the silo's request timeout
         // bounds it), so a wait nobody will collect is known and abandoned below. An immediate answer
         // is an ordinary write's: a caller that lost it retries under its idempotency key and gets the
@@ -53,12 +58,18 @@ internal static class LockEndpoints
         {
             if (r is LockGranted granted)
             {
-                return TypedResults.Ok(new LockGrantResponse(name, granted.Token));
+                grantedToken = granted.Token;
+                return TypedResults.Empty;
             }
 
             queuedAt = ulong.Parse(http.Response.Headers[GatewayCalls.RevisionHeader]!, System.Globalization.CultureInfo.InvariantCulture);
             return TypedResults.Accepted((string?)null);
         }, CancellationToken.None);
+        if (grantedToken != 0)
+        {
+            return await Granted(gateway, name, grantedToken, body.ReadConfig);
+        }
+
         if (queuedAt == 0)
         {
             return immediate;
@@ -102,11 +113,16 @@ internal static class LockEndpoints
                         return await EndedWithoutGrant();
                     }
 
-                    if (outcome is Microsoft.AspNetCore.Http.HttpResults.Ok<LockGrantResponse> && http.RequestAborted.IsCancellationRequested)
+                    if (outcome is Granting grant)
                     {
-                        // Granted, but its caller is gone: nobody would collect the grant.
-                        await TryAbandonAsync(gateway, name, body.SessionId);
-                        return Results.Empty;
+                        if (http.RequestAborted.IsCancellationRequested)
+                        {
+                            // Granted, but its caller is gone: nobody would collect the grant.
+                            await TryAbandonAsync(gateway, name, body.SessionId);
+                            return Results.Empty;
+                        }
+
+                        return await Granted(gateway, name, grant.Token, body.ReadConfig);
                     }
 
                     return outcome;
@@ -119,7 +135,7 @@ internal static class LockEndpoints
                     var (info, _) = await gateway.ReadAsync(sm => sm.GetLock(name), ReadConsistency.Stale, timeout.Token);
                     if (info.Holders.FirstOrDefault(h => h.SessionId == body.SessionId) is { } holder)
                     {
-                        return TypedResults.Ok(new LockGrantResponse(name, holder.Token));
+                        return await Granted(gateway, name, holder.Token, body.ReadConfig);
                     }
 
                     if (!info.Waiters.Any(w => w.SessionId == body.SessionId))
@@ -211,7 +227,24 @@ internal static class LockEndpoints
         }
 
         http.Response.Headers[GatewayCalls.RevisionHeader] = grant.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return TypedResults.Ok(new LockGrantResponse(name, grant.Token));
+        return new Granting(grant.Token);
+    }
+
+    /// <summary>
+    /// A grant's answer, with the document named in <c>readConfig</c>. Read on this silo, which has
+    /// applied the grant already (it answered the acquire or saw the grant event), so the read holds
+    /// every write the earlier holders made before they released: what a read at the grant's revision
+    /// gives, without the holder's round trip to ask for it. A stale read runs on the caller's thread.
+    /// </summary>
+    private static async Task<IResult> Granted(ICoordinationGateway gateway, string name, ulong token, string? readConfig)
+    {
+        if (readConfig is null)
+        {
+            return TypedResults.Ok(new LockGrantResponse(name, token));
+        }
+
+        var (version, _) = await gateway.ReadAsync(sm => sm.GetConfig(readConfig), ReadConsistency.Stale, CancellationToken.None);
+        return TypedResults.Ok(new LockGrantResponse(name, token, version is null ? null : ConfigEndpoints.Response(readConfig, version)));
     }
 
     /// <summary>
@@ -259,6 +292,12 @@ internal static class LockEndpoints
             info.Permits,
             [.. info.Holders.Select(h => new LockHolderDto(h.SessionId, WireNames.Of(h.Mode), h.Token, h.SinceMs, h.RevokeAtMs))],
             [.. info.Waiters.Select(w => new LockWaiterDto(w.SessionId, WireNames.Of(w.Mode), w.QueuedRevision, w.QueuedAtMs, w.DeadlineMs))])));
+
+    /// <summary><see cref="Outcome"/>: granted with <paramref name="Token"/>; answered by <see cref="Granted"/>.</summary>
+    private sealed record Granting(ulong Token) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext) => throw new InvalidOperationException("A grant is answered by Granted.");
+    }
 
     /// <summary>A result that is never written: <see cref="WaitEnded"/> only says what happened.</summary>
     private sealed class Marker : IResult

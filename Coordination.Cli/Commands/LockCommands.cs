@@ -30,9 +30,9 @@ internal static class LockCommands
             var lockName = run.Get(name);
             var waitFor = run.Get(wait) ?? TimeSpan.Zero;
             var handle = waitFor == TimeSpan.Zero
-                ? await owner.TryAcquireLockAsync(lockName, run.Get(mode), run.Get(permits), run.Get(maxHold), run.CancellationToken)
+                ? await owner.TryAcquireLockAsync(lockName, run.Get(mode), run.Get(permits), run.Get(maxHold), cancellationToken: run.CancellationToken)
                     ?? throw new CoordinationException("lock-busy", 409, $"Lock '{lockName}' is busy.")
-                : await owner.AcquireLockAsync(lockName, run.Get(mode), waitFor, run.Get(permits), run.Get(maxHold), run.CancellationToken);
+                : await owner.AcquireLockAsync(lockName, run.Get(mode), waitFor, run.Get(permits), run.Get(maxHold), cancellationToken: run.CancellationToken);
             var acquired = new LockAcquired(lockName, owner.Id, handle.Token, CoordinationClient.ModeText(handle.Mode), existing is null);
             run.Write(acquired, CliJsonContext.Default.LockAcquired, output =>
                 output.WriteLine($"acquired {lockName}  token {handle.Token}  session {owner.Id}{(existing is null ? $" (new, ttl {Format.Duration((long)lifetime.TotalMilliseconds)})" : "")}"));

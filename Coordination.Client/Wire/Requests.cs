@@ -13,9 +13,9 @@ internal sealed record SessionKeptAlive(long SessionId, long DeadlineMs);
 
 internal sealed record SessionList(IReadOnlyList<SessionInfo>? Sessions);
 
-internal sealed record AcquireLockRequest(long SessionId, string Mode, int? Permits, long WaitMs, long MaxHoldMs);
+internal sealed record AcquireLockRequest(long SessionId, string Mode, int? Permits, long WaitMs, long MaxHoldMs, string? ReadConfig = null);
 
-internal sealed record LockGranted(string Name, long Token);
+internal sealed record LockGranted(string Name, long Token, ConfigDocument? Config = null);
 
 internal sealed record ReleaseLockRequest(long SessionId, long Token);
 

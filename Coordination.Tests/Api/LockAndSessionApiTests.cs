@@ -72,6 +72,49 @@ public sealed class LockAndSessionApiTests(SiloFactory silo) : IClassFixture<Sil
     }
 
     [Fact]
+    public async Task A_grant_carries_the_guarded_document_with_the_earlier_holders_last_write()
+    {
+        var client = await silo.ReadyClientAsync();
+        var (a, b) = (await client.Session(), await client.Session());
+        await (await client.Put("/v1/config/api-guarded", new { value = 1 })).Json(HttpStatusCode.OK);
+
+        // Granted at once: the document as it stands; one that does not exist, or was not asked for, is left out.
+        var first = await (await client.Post("/v1/locks/api-guard/acquire", new { sessionId = a, readConfig = "api-guarded" })).Json(HttpStatusCode.OK);
+        Assert.Equal(1, first.GetProperty("config").GetProperty("value").GetInt32());
+        Assert.Equal("api-guarded", first.GetProperty("config").GetProperty("name").GetString());
+        var token = first.GetProperty("token").GetUInt64();
+        var other = await (await client.Post("/v1/locks/api-guard-other/acquire", new { sessionId = a, readConfig = "api-guarded-absent" })).Json(HttpStatusCode.OK);
+        Assert.False(other.TryGetProperty("config", out _), other.ToString());
+        var plain = await (await client.Post("/v1/locks/api-guard-plain/acquire", new { sessionId = b })).Json(HttpStatusCode.OK);
+        Assert.False(plain.TryGetProperty("config", out _), plain.ToString());
+
+        // Granted after a wait: the document holds what the holder wrote before it released.
+        var waiting = client.Post("/v1/locks/api-guard/acquire", new { sessionId = b, waitMs = 20_000, readConfig = "api-guarded" });
+        await Coordination.Tests.Cluster.ClusterCalls.Until(
+            async () => (await (await client.GetAsync("/v1/locks/api-guard")).Json(HttpStatusCode.OK)).GetProperty("waiters").GetArrayLength() == 1,
+            "the second session to queue", TimeSpan.FromSeconds(10));
+        await (await client.Put("/v1/config/api-guarded/fenced", new { value = 2, lockName = "api-guard", token })).Json(HttpStatusCode.OK);
+        await (await client.Post("/v1/locks/api-guard/release", new { sessionId = a, token })).Json(HttpStatusCode.OK);
+        var second = await (await waiting.WaitAsync(TimeSpan.FromSeconds(10))).Json(HttpStatusCode.OK);
+        Assert.True(second.GetProperty("token").GetUInt64() > token);
+        Assert.Equal(2, second.GetProperty("config").GetProperty("value").GetInt32());
+        Assert.Equal(2, second.GetProperty("config").GetProperty("version").GetInt64());
+    }
+
+    [Fact]
+    public async Task An_acquire_naming_an_invalid_guarded_document_is_refused_and_changes_nothing()
+    {
+        var client = await silo.ReadyClientAsync();
+        var a = await client.Session();
+        var applied = await client.Applied();
+
+        var refused = await client.Post("/v1/locks/api-guard-bad/acquire", new { sessionId = a, readConfig = "not a name" });
+
+        Assert.Equal("validation", await refused.Problem(HttpStatusCode.BadRequest));
+        Assert.Equal(applied, await client.Applied());
+    }
+
+    [Fact]
     public async Task A_blocking_acquire_whose_wait_runs_out_is_told_so()
     {
         var client = await silo.ReadyClientAsync();

@@ -55,6 +55,25 @@ public sealed class ClientIntegrationTests(SiloFactory silo) : IClassFixture<Sil
     }
 
     [Fact]
+    public async Task A_lock_handle_holds_the_guarded_document_as_of_its_grant()
+    {
+        using var client = await ClientAsync();
+        await using var a = await client.CreateSessionAsync(TimeSpan.FromSeconds(30));
+        await using var b = await client.CreateSessionAsync(TimeSpan.FromSeconds(30));
+        await client.PutConfigAsync("it-guarded", Json("10"));
+
+        var first = await a.AcquireLockAsync("it-guard", wait: TimeSpan.FromSeconds(5), readConfig: "it-guarded");
+        Assert.Equal(10, first.Config!.Value.GetInt32());
+        var waiting = b.AcquireLockAsync("it-guard", wait: TimeSpan.FromSeconds(10), readConfig: "it-guarded");
+        await first.PutConfigAsync("it-guarded", Json("11"));
+        await first.DisposeAsync();
+
+        await using var second = await waiting.WaitAsync(WaitMax);
+        Assert.Equal(11, second.Config!.Value.GetInt32());
+        Assert.Null((await b.TryAcquireLockAsync("it-guard-2", readConfig: "it-guarded-absent"))!.Config);
+    }
+
+    [Fact]
     public async Task A_release_that_failed_can_be_sent_again()
     {
         using var client = await ClientAsync();

@@ -37,6 +37,8 @@ public sealed class LoadToolTests : IAsyncLifetime
     [InlineData("rest", "lock-contended")]
     [InlineData("client", "lock-contended")]
     [InlineData("client", "lock-contended-txn")]
+    [InlineData("rest", "lock-contended-fetch")]
+    [InlineData("client", "lock-contended-fetch")]
     [InlineData("rest-http2", "lock-contended")]
     [InlineData("client-http2", "lock-contended")]
     public async Task A_contended_lock_counts_every_grant_exactly_once(string api, string workload)

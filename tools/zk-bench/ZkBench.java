@@ -85,7 +85,8 @@ public final class ZkBench {
                 String mine = acquire(zks[i], dir);
                 zks[i].delete(mine, -1);
             };
-            case "lock-contended", "lock-contended-txn" -> (i, n) -> {
+            // ZooKeeper's grant carries no data: lock-contended-fetch is its one-step shape under that name.
+            case "lock-contended", "lock-contended-txn", "lock-contended-fetch" -> (i, n) -> {
                 String mine = acquire(zks[i], lockDir);
                 grants.incrementAndGet();
                 Stat stat = new Stat();
