@@ -90,11 +90,14 @@ public sealed partial class CoordinationStateMachine
         return new TimeAdvanced(now, ending.Count, waits, holds);
     }
 
-    private SessionsExtended ExtendSessions()
+    /// <param name="leaderlessMs">How far to move each deadline (at most to now + TTL); null: to now + TTL (<see cref="ExtendAllSessions"/>).</param>
+    private SessionsExtended ExtendSessions(long? leaderlessMs)
     {
         foreach (var session in _sessions.InIdOrder)
         {
-            MoveDeadline(session, _step.NowMs + session.TtlMs);
+            var renewed = _step.NowMs + session.TtlMs;
+            // (Compared, not added: a gap near long.MaxValue must not wrap around.)
+            MoveDeadline(session, leaderlessMs is { } gap && gap < renewed - session.DeadlineMs ? session.DeadlineMs + gap : renewed);
         }
 
         return new SessionsExtended(_sessions.Count);

@@ -71,7 +71,8 @@ public sealed partial class CoordinationStateMachine
             RenewSession c => RenewSession(c),
             RevokeSession c => RevokeSession(c),
             AdvanceTime => ExpireDue(),
-            ExtendAllSessions => ExtendSessions(),
+            ExtendAllSessions => ExtendSessions(leaderlessMs: null),
+            ExtendSessionsBy c => ExtendSessions(Math.Max(0, c.LeaderlessMs)),
             AcquireLock c => Route(_locks, c.Name, c, static (s, c, step) => LockGrain.Acquire(s, c, step)),
             ReleaseLock c => Route(_locks, c.Name, c, static (s, c, step) => LockGrain.Release(s, c, step)),
             // An idle lock has nothing to abandon: answered without activating it, so even a full registry says yes.

@@ -60,6 +60,8 @@ public sealed class MemberSurvey : BackgroundService
         _time = time;
         _logger = logger;
         _lastEffective = Effective;
+        // The leader's own commands (the session extension of a new leader) follow the same level.
+        silo.State.ProposableLevel = () => Effective;
     }
 
     public const string HttpClientName = "member-survey";

@@ -18,6 +18,7 @@ public enum CommandId : ushort
     RevokeSession = 3,
     AdvanceTime = 4,
     ExtendAllSessions = 5,
+    ExtendSessionsBy = 6,
 
     AcquireLock = 10,
     ReleaseLock = 11,

@@ -10,15 +10,20 @@ namespace Coordination.Grains;
 public static class CommandCodec
 {
     /// <summary>The command level of this build: the newest <see cref="LevelOf"/>.</summary>
-    public const int LevelCurrent = 2;
+    public const int LevelCurrent = 3;
 
     /// <summary>
     /// The build that first understood <paramref name="command"/>: 1 for every command of the first
-    /// release, 2 for <see cref="AbandonLock"/> (2026-11-22). A silo stops on an entry it cannot
+    /// release, 2 for <see cref="AbandonLock"/> (2026-11-22), 3 for <see cref="ExtendSessionsBy"/> (2026-11-22). A silo stops on an entry it cannot
     /// decode, so a leader proposes a command only when its <c>Coordination:CommandLevel</c> allows
     /// (lowered during a rolling upgrade from an older build, docs: deploy/README.md).
     /// </summary>
-    public static int LevelOf(Command command) => command is AbandonLock ? 2 : 1;
+    public static int LevelOf(Command command) => command switch
+    {
+        ExtendSessionsBy => 3,
+        AbandonLock => 2,
+        _ => 1,
+    };
 
     public static byte[] Encode(Command command)
     {
@@ -30,6 +35,7 @@ public static class CommandCodec
             case RenewSession c: e.WriteUInt64(c.SessionId); break;
             case RevokeSession c: e.WriteUInt64(c.SessionId); break;
             case AdvanceTime or ExtendAllSessions: break;
+            case ExtendSessionsBy c: e.WriteInt64(c.LeaderlessMs); break;
             case AcquireLock c:
                 e.WriteString(c.Name);
                 e.WriteUInt64(c.SessionId);
@@ -153,6 +159,7 @@ public static class CommandCodec
             CommandId.RevokeSession => new RevokeSession(d.ReadUInt64()),
             CommandId.AdvanceTime => new AdvanceTime(),
             CommandId.ExtendAllSessions => new ExtendAllSessions(),
+            CommandId.ExtendSessionsBy => new ExtendSessionsBy(d.ReadInt64()),
             CommandId.AcquireLock => new AcquireLock(d.ReadString(NameBytesMax), d.ReadUInt64(), (LockMode)d.ReadByte(), d.ReadInt32(), d.ReadInt64(), d.ReadInt64()),
             CommandId.ReleaseLock => new ReleaseLock(d.ReadString(NameBytesMax), d.ReadUInt64(), d.ReadUInt64()),
             CommandId.AbandonLock => new AbandonLock(d.ReadString(NameBytesMax), d.ReadUInt64()),
@@ -284,6 +291,7 @@ public static class CommandCodec
         RevokeSession => CommandId.RevokeSession,
         AdvanceTime => CommandId.AdvanceTime,
         ExtendAllSessions => CommandId.ExtendAllSessions,
+        ExtendSessionsBy => CommandId.ExtendSessionsBy,
         AcquireLock => CommandId.AcquireLock,
         ReleaseLock => CommandId.ReleaseLock,
         AbandonLock => CommandId.AbandonLock,

@@ -22,6 +22,17 @@ public sealed record AdvanceTime : Command;
 /// </summary>
 public sealed record ExtendAllSessions : Command;
 
+/// <summary>
+/// Proposed by a new leader instead of <see cref="ExtendAllSessions"/> (command level 3): every
+/// session's deadline moves on by <paramref name="LeaderlessMs"/>, how long the new leader went
+/// without hearing from a leader (the time no keep-alive could commit), and at most to the entry
+/// time plus its TTL. A session already past its deadline by more than that stays past it, and the
+/// next <see cref="AdvanceTime"/> expires it: with <see cref="ExtendAllSessions"/> every leader change
+/// gave every session a whole TTL, so leadership changing more often than a TTL kept a crashed
+/// client's session, and its locks, forever.
+/// </summary>
+public sealed record ExtendSessionsBy(long LeaderlessMs) : Command;
+
 public sealed record SessionCreated(ulong SessionId, long TtlMs, long DeadlineMs) : CommandResult;
 
 public sealed record SessionRenewed(ulong SessionId, long DeadlineMs) : CommandResult;

@@ -163,7 +163,24 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
         Volatile.Write(ref _applied, Grains.AppliedIndex);
     }
 
-    public IEnumerable<byte[]> OnBecameLeader() => [RequestEnvelope.Encode(null, CommandCodec.Encode(new ExtendAllSessions()))];
+    /// <summary>
+    /// The newest command level this silo may propose (<see cref="MemberSurvey"/> sets it: during a
+    /// rolling upgrade, the lowest level every member decodes). Until it does, level 1: a leader
+    /// elected before the survey exists must not propose what an older member cannot decode.
+    /// </summary>
+    public Func<int> ProposableLevel { get; set; } = static () => MemberSurvey.Unknown;
+
+    /// <summary>
+    /// Extends the sessions by the time without a leader (<see cref="ExtendSessionsBy"/>), or, before
+    /// every member decodes it or when that time is unknown, gives each a whole TTL (<see cref="ExtendAllSessions"/>).
+    /// </summary>
+    public IEnumerable<byte[]> OnBecameLeader(TimeSpan? leaderless)
+    {
+        Command extend = leaderless is { } gap && ProposableLevel() >= CommandCodec.LevelOf(new ExtendSessionsBy(0))
+            ? new ExtendSessionsBy((long)Math.Ceiling(gap.TotalMilliseconds))
+            : new ExtendAllSessions();
+        return [RequestEnvelope.Encode(null, CommandCodec.Encode(extend))];
+    }
 
     public IEnumerable<byte[]> DueCommands(long nowMs) =>
         Grains.NextDeadlineMs is { } due && due <= nowMs ? [RequestEnvelope.Encode(null, CommandCodec.Encode(new AdvanceTime()))] : [];

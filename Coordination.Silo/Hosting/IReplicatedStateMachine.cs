@@ -27,7 +27,8 @@ public interface IReplicatedStateMachine
     void RestoreSnapshot(ulong index, ReadOnlySpan<byte> snapshot);
 
     /// <summary>Commands the leader proposes when it takes over (for example: extend every session).</summary>
-    IEnumerable<byte[]> OnBecameLeader();
+    /// <param name="leaderless">How long this node went without a leader before it took over (since it last heard from one, or stopped being one); null when it has not known one since it started.</param>
+    IEnumerable<byte[]> OnBecameLeader(TimeSpan? leaderless);
 
     /// <summary>Commands the leader proposes when time-based work is due at <paramref name="nowMs"/> (for example: expire sessions).</summary>
     IEnumerable<byte[]> DueCommands(long nowMs);

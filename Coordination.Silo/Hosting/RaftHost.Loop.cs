@@ -350,6 +350,12 @@ public sealed partial class RaftHost
         // A new leader's duties stay due until proposed (a refused proposal is tried again each
         // round, before its requests, and nothing expires meanwhile: OnTick proposes no due
         // commands while they are).
+        if (_lastRole == RaftRole.Leader && role != RaftRole.Leader)
+        {
+            // It led until now: if it leads again, the time without a leader counts from here.
+            _lastLeaderContact = _time.GetTimestamp();
+        }
+
         _leaderDutiesPending = role == RaftRole.Leader && (_lastRole != RaftRole.Leader || _leaderDutiesPending);
         _lastRole = role;
         _lastLeader = _node.Leader;
@@ -361,7 +367,8 @@ public sealed partial class RaftHost
 
     private void ProposeLeaderDuties()
     {
-        if (ProposeDuties(_stateMachine.OnBecameLeader()))
+        TimeSpan? leaderless = _lastLeaderContact == 0 ? null : _time.GetElapsedTime(_lastLeaderContact);
+        if (ProposeDuties(_stateMachine.OnBecameLeader(leaderless)))
         {
             _leaderDutiesPending = false;
         }

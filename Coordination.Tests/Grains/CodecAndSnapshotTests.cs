@@ -12,6 +12,7 @@ public class CodecAndSnapshotTests
         new RevokeSession(8),
         new AdvanceTime(),
         new ExtendAllSessions(),
+        new ExtendSessionsBy(312),
         new AcquireLock("db", 3, LockMode.Semaphore, 4, 1_000, 2_000),
         new ReleaseLock("db", 3, 99),
         new AbandonLock("db", 3),

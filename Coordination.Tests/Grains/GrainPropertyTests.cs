@@ -273,7 +273,7 @@ public class GrainPropertyTests
                 1 => new RenewSession(session),
                 2 => op.X < 3 ? new RevokeSession(session) : new RenewSession(session),
                 3 => new AdvanceTime(),
-                4 => op.X < 2 ? new ExtendAllSessions() : new AdvanceTime(),
+                4 => op.X < 2 ? new ExtendAllSessions() : op.X < 4 ? new ExtendSessionsBy(op.X * 250) : new AdvanceTime(),
                 5 or 6 => new AcquireLock(
                     lockName,
                     session,

@@ -85,6 +85,46 @@ public class SessionTests
     }
 
     [Fact]
+    public void A_new_leader_moves_deadlines_on_by_the_time_without_a_leader_and_at_most_to_a_whole_ttl()
+    {
+        var shortLived = _h.Session(2_000);
+        var longLived = _h.Session(60_000);
+        var created = _h.NowMs;
+        // The old leader led for 1.2 s more, then died; the new one took over 300 ms later.
+        _h.NowMs += 1_500;
+        Assert.Equal(2, _h.Expect<SessionsExtended>(new ExtendSessionsBy(300)).Count);
+        Assert.Equal(created + 2_300, _h.Machine.GetSession(shortLived)!.DeadlineMs);
+        Assert.Equal(created + 60_300, _h.Machine.GetSession(longLived)!.DeadlineMs);
+        Assert.Equal(0, _h.Tick(799).SessionsExpired);
+        Assert.Equal(1, _h.Tick(1).SessionsExpired);
+
+        // A gap longer than a TTL (a node that had not heard from a leader for long) gives a whole TTL, no more.
+        _h.Expect<SessionsExtended>(new ExtendSessionsBy(long.MaxValue));
+        Assert.Equal(_h.NowMs + 60_000, _h.Machine.GetSession(longLived)!.DeadlineMs);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Leadership_changing_more_often_than_a_ttl_no_longer_keeps_a_crashed_clients_session(bool byLeaderlessTime)
+    {
+        // The client crashed at once; leadership changes every second, each election taking 300 ms.
+        var crashed = _h.Session(2_000);
+        var expired = false;
+        for (var change = 0; change < 10 && !expired; change++)
+        {
+            _h.NowMs += 1_000;
+            _h.Apply(byLeaderlessTime ? new ExtendSessionsBy(300) : new ExtendAllSessions());
+            expired = _h.Tick(0).SessionsExpired == 1;
+        }
+
+        // A whole TTL per new leader (the command of level 1 and 2) kept it forever; the time without
+        // a leader (level 3) expires it once the time with one adds up to its TTL.
+        Assert.Equal(byLeaderlessTime, expired);
+        Assert.Equal(byLeaderlessTime, _h.Machine.GetSession(crashed) is null);
+    }
+
+    [Fact]
     public void Log_time_never_goes_back_when_a_new_leader_clock_is_behind()
     {
         var s = _h.Session(10_000);

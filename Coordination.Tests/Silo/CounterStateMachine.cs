@@ -63,9 +63,13 @@ internal sealed class CounterStateMachine : IReplicatedStateMachine
         AppliedIndex = index;
     }
 
-    public IEnumerable<byte[]> OnBecameLeader()
+    /// <summary>What the host said of the time without a leader at each takeover.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<TimeSpan?> Leaderless { get; } = new();
+
+    public IEnumerable<byte[]> OnBecameLeader(TimeSpan? leaderless)
     {
         LeaderTakeovers++;
+        Leaderless.Enqueue(leaderless);
         return ProposeTakeoverMarkers ? [TakeoverMarker] : [];
     }
 

@@ -165,6 +165,13 @@ public sealed class RaftHostTests : IAsyncLifetime
         var next = await LeaderAsync(except: oldId);
         Assert.Equal(2, await next.ProposeAsync(CounterStateMachine.Command(2)).WaitAsync(WaitMax));
         Assert.True(_silos[next.Status.NodeId].State.LeaderTakeovers >= 1);
+
+        // The time without a leader goes to the state machine (the grains extend sessions by it): the
+        // first leader of a new cluster had never heard of one; the next one heard from it until it stopped.
+        Assert.Null(Assert.Single(_silos[oldId].State.Leaderless));
+        var leaderless = _silos[next.Status.NodeId].State.Leaderless.Last();
+        Assert.NotNull(leaderless);
+        Assert.InRange(leaderless.Value, TimeSpan.Zero, WaitMax);
     }
 
     [Fact]
@@ -592,7 +599,7 @@ public sealed class RaftHostSnapshotTests
 
         public void RestoreSnapshot(ulong index, ReadOnlySpan<byte> snapshot) => throw new InvalidOperationException("one voter never receives a snapshot");
 
-        public IEnumerable<byte[]> OnBecameLeader() => _inner.OnBecameLeader();
+        public IEnumerable<byte[]> OnBecameLeader(TimeSpan? leaderless) => _inner.OnBecameLeader(leaderless);
 
         public IEnumerable<byte[]> DueCommands(long nowMs) => _inner.DueCommands(nowMs);
     }
@@ -613,7 +620,7 @@ public sealed class RaftHostSnapshotTests
 
         public void RestoreSnapshot(ulong index, ReadOnlySpan<byte> snapshot) => throw new InvalidOperationException("one voter never receives a snapshot");
 
-        public IEnumerable<byte[]> OnBecameLeader() => _inner.OnBecameLeader();
+        public IEnumerable<byte[]> OnBecameLeader(TimeSpan? leaderless) => _inner.OnBecameLeader(leaderless);
 
         public IEnumerable<byte[]> DueCommands(long nowMs) => _inner.DueCommands(nowMs);
     }
