@@ -78,7 +78,7 @@ public sealed partial class Workloads
             Interlocked.Increment(ref grants);
             var document = shape switch
             {
-                ContendedShape.ReadWithGrant => held.Config,
+                ContendedShape.ReadWithGrant when held.ConfigRead => held.Config,
                 ContendedShape.FourRequestsLinearizable => await Via(i).GetConfigAsync(name),
                 _ => await Via(i).GetConfigAsync(name, ReadConsistency.Stale, minRevision: held.Token),
             };

@@ -11,13 +11,15 @@ public sealed class LockHandle : IAsyncDisposable
     // 0 held, 1 a release in flight, 2 released (or found gone).
     private int _released;
 
-    internal LockHandle(CoordinationSession session, string name, LockMode mode, long token, ConfigDocument? config = null)
+    /// <param name="read">The document the silo read with the grant (version 0: it does not exist); null when it read none.</param>
+    internal LockHandle(CoordinationSession session, string name, LockMode mode, long token, ConfigDocument? read = null)
     {
         Session = session;
         Name = name;
         Mode = mode;
         Token = token;
-        Config = config;
+        ConfigRead = read is not null;
+        Config = read is { Version: > 0 } ? read : null;
     }
 
     public CoordinationSession Session { get; }
@@ -29,8 +31,15 @@ public sealed class LockHandle : IAsyncDisposable
     /// <summary>The fencing token: the log index of the grant, strictly increasing per lock.</summary>
     public long Token { get; }
 
-    /// <summary>The document the acquire asked for with <c>readConfig</c>, as of the grant; null when not asked or absent.</summary>
+    /// <summary>The document the acquire asked for with <c>readConfig</c>, as of the grant; null when it does not exist (or was not read: <see cref="ConfigRead"/>).</summary>
     public ConfigDocument? Config { get; }
+
+    /// <summary>
+    /// Whether the silo read the <c>readConfig</c> document with the grant. False when not asked, or
+    /// when the silo could not (overloaded, or a build without it during an upgrade): read it yourself,
+    /// at <c>minRevision</c> = <see cref="Token"/>.
+    /// </summary>
+    public bool ConfigRead { get; }
 
     /// <summary>Cancelled when the session is lost: the lock may then belong to someone else.</summary>
     public CancellationToken Lost => Session.SessionLost;

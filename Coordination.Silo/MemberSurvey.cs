@@ -60,8 +60,10 @@ public sealed class MemberSurvey : BackgroundService
         _time = time;
         _logger = logger;
         _lastEffective = Effective;
-        // The leader's own commands (the session extension of a new leader) follow the same level.
+        // The leader's own commands (the session extension of a new leader) follow the same level,
+        // and that extension makes up for how far this silo's clock is ahead of the others'.
         silo.State.ProposableLevel = () => Effective;
+        silo.State.ClockAhead = () => ClockAheadOfOthers;
     }
 
     public const string HttpClientName = "member-survey";
@@ -78,6 +80,31 @@ public sealed class MemberSurvey : BackgroundService
     private static readonly TimeSpan ImplausibleSkew = TimeSpan.FromDays(36_500);
 
     /// <summary>Each current member's clock minus this silo's, in ms, as last measured (members that said).</summary>
+    /// <summary>
+    /// How far this silo's clock is ahead of the member whose clock is furthest behind (zero when
+    /// none is behind); null while some member's clock has not been measured. A leader stamps log
+    /// time from its own clock, so when it takes over from a silo whose clock is behind, log time
+    /// jumps by as much, and every session's deadline comes that much sooner.
+    /// </summary>
+    public TimeSpan? ClockAheadOfOthers
+    {
+        get
+        {
+            long aheadMs = 0;
+            foreach (var member in OtherMembers)
+            {
+                if (!_skewsMs.TryGetValue(member, out var skewMs))
+                {
+                    return null;
+                }
+
+                aheadMs = Math.Max(aheadMs, -skewMs);
+            }
+
+            return TimeSpan.FromMilliseconds(aheadMs);
+        }
+    }
+
     public IReadOnlyDictionary<ulong, long> ClockSkewsMs
     {
         get

@@ -21,7 +21,7 @@ public sealed record SessionListResponse(IReadOnlyList<SessionInfoResponse> Sess
 /// <param name="ReadConfig">A config document to read as of the grant and return with it (the data the lock guards): one round trip less per critical section.</param>
 public sealed record AcquireLockRequest(ulong SessionId, string? Mode, int Permits, long WaitMs, long MaxHoldMs, string? ReadConfig = null);
 
-/// <param name="Config">The document the acquire named in <c>readConfig</c>, read on the granting silo once the grant was applied (so it holds every write of earlier holders); left out when not asked or absent.</param>
+/// <param name="Config">The document the acquire named in <c>readConfig</c>, read on the granting silo once the grant was applied (so it holds every write of earlier holders); version 0 when it does not exist; left out when not asked, or when the read could not be made (read it yourself).</param>
 public sealed record LockGrantResponse(string Name, ulong Token, [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] ConfigResponse? Config = null);
 
 public sealed record ReleaseLockRequest(ulong SessionId, ulong Token);

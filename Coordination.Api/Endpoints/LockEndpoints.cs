@@ -234,7 +234,10 @@ internal static class LockEndpoints
     /// A grant's answer, with the document named in <c>readConfig</c>. Read on this silo, which has
     /// applied the grant already (it answered the acquire or saw the grant event), so the read holds
     /// every write the earlier holders made before they released: what a read at the grant's revision
-    /// gives, without the holder's round trip to ask for it. A stale read runs on the caller's thread.
+    /// gives, without the holder's round trip to ask for it. A document that does not exist is
+    /// answered with version 0. The grant stands whatever becomes of the read: one that fails (an
+    /// overloaded silo) leaves <c>config</c> out, as a silo of an older build does, and the holder
+    /// reads the document itself.
     /// </summary>
     private static async Task<IResult> Granted(ICoordinationGateway gateway, string name, ulong token, string? readConfig)
     {
@@ -243,8 +246,16 @@ internal static class LockEndpoints
             return TypedResults.Ok(new LockGrantResponse(name, token));
         }
 
-        var (version, _) = await gateway.ReadAsync(sm => sm.GetConfig(readConfig), ReadConsistency.Stale, CancellationToken.None);
-        return TypedResults.Ok(new LockGrantResponse(name, token, version is null ? null : ConfigEndpoints.Response(readConfig, version)));
+        try
+        {
+            var (version, meta) = await gateway.ReadAsync(sm => sm.GetConfig(readConfig), ReadConsistency.Stale, CancellationToken.None);
+            var config = version is null ? new ConfigResponse(readConfig, 0, meta.AppliedIndex, 0, null) : ConfigEndpoints.Response(readConfig, version);
+            return TypedResults.Ok(new LockGrantResponse(name, token, config));
+        }
+        catch (Exception e) when (e is OverloadedException or NoLeaderException or TimeoutException)
+        {
+            return TypedResults.Ok(new LockGrantResponse(name, token));
+        }
     }
 
     /// <summary>

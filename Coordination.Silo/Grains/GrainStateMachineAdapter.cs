@@ -170,14 +170,18 @@ public sealed class GrainStateMachineAdapter : IReplicatedStateMachine
     /// </summary>
     public Func<int> ProposableLevel { get; set; } = static () => MemberSurvey.Unknown;
 
+    /// <summary>How far this silo's clock is ahead of the others' (<see cref="MemberSurvey.ClockAheadOfOthers"/>); null while unknown.</summary>
+    public Func<TimeSpan?> ClockAhead { get; set; } = static () => null;
+
     /// <summary>
-    /// Extends the sessions by the time without a leader (<see cref="ExtendSessionsBy"/>), or, before
-    /// every member decodes it or when that time is unknown, gives each a whole TTL (<see cref="ExtendAllSessions"/>).
+    /// Extends the sessions by the time without a leader plus how far this silo's clock is ahead of
+    /// the others' (the jump its stamps make in log time): <see cref="ExtendSessionsBy"/>. Before every
+    /// member decodes that, or while either time is unknown, each gets a whole TTL (<see cref="ExtendAllSessions"/>).
     /// </summary>
     public IEnumerable<byte[]> OnBecameLeader(TimeSpan? leaderless)
     {
-        Command extend = leaderless is { } gap && ProposableLevel() >= CommandCodec.LevelOf(new ExtendSessionsBy(0))
-            ? new ExtendSessionsBy((long)Math.Ceiling(gap.TotalMilliseconds))
+        Command extend = leaderless is { } gap && ClockAhead() is { } ahead && ProposableLevel() >= CommandCodec.LevelOf(new ExtendSessionsBy(0))
+            ? new ExtendSessionsBy((long)Math.Ceiling((gap + ahead).TotalMilliseconds))
             : new ExtendAllSessions();
         return [RequestEnvelope.Encode(null, CommandCodec.Encode(extend))];
     }

@@ -129,7 +129,8 @@ public sealed partial class RaftHost
         switch (work)
         {
             case StepWork step:
-                if (step.Message.Kind is MessageKind.Append or MessageKind.Heartbeat or MessageKind.InstallSnapshot)
+                // Only from a current leader: a deposed one's late heartbeat says nothing of now.
+                if (step.Message.Kind is (MessageKind.Append or MessageKind.Heartbeat or MessageKind.InstallSnapshot) && step.Message.Term >= _node.Term)
                 {
                     _lastLeaderContact = _time.GetTimestamp();
                 }

@@ -29,6 +29,8 @@ public sealed class CommandLevelNegotiationTests
         // Silo 2 joins as a learner: its answer, without a decode level, is an older build's.
         await (await client.Post("/v1/cluster/members", new { id = 2, clientUrl = member.Url, peerAddress = $"127.0.0.1:{SiloFactory.FreePort()}" })).Json(HttpStatusCode.OK);
         await UntilLevel(client, 1);
+        var survey = silo.Services.GetRequiredService<Coordination.Silo.MemberSurvey>();
+        Assert.Null(survey.ClockAheadOfOthers); // silo 2 said nothing of its clock
         var heldBack = await (await client.Post("/v1/locks/negotiated/abandon", new { sessionId = session })).Json(HttpStatusCode.Conflict);
         Assert.Equal("held-back", heldBack.GetProperty("code").GetString());
         Assert.Contains("silo 2", heldBack.GetProperty("detail").GetString(), StringComparison.Ordinal);
@@ -46,6 +48,14 @@ public sealed class CommandLevelNegotiationTests
         var skew = System.Text.RegularExpressions.Regex.Match(metrics, "coordination_member_clock_skew_seconds\\{member=\"2\"\\} (\\S+)");
         Assert.True(skew.Success, metrics);
         Assert.InRange(double.Parse(skew.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 3_500, 3_700);
+
+        // A new leader extends sessions by how far its clock is ahead of the others' (none here: silo
+        // 2's is ahead); an hour behind, silo 2 makes this silo's clock an hour ahead of it.
+        Assert.Equal(TimeSpan.Zero, survey.ClockAheadOfOthers);
+        member.ClockMs = DateTimeOffset.UtcNow.AddHours(-1).ToUnixTimeMilliseconds();
+        await Coordination.Tests.Cluster.ClusterCalls.Until(
+            () => Task.FromResult(survey.ClockAheadOfOthers > TimeSpan.FromMinutes(58)), "silo 2's clock measured an hour behind", WaitMax);
+        Assert.InRange(silo.Services.GetRequiredService<Coordination.Silo.SiloRuntime>().State.ClockAhead()!.Value, TimeSpan.FromMinutes(58), TimeSpan.FromMinutes(62));
     }
 
     [Fact]

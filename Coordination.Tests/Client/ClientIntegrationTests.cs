@@ -70,7 +70,10 @@ public sealed class ClientIntegrationTests(SiloFactory silo) : IClassFixture<Sil
 
         await using var second = await waiting.WaitAsync(WaitMax);
         Assert.Equal(11, second.Config!.Value.GetInt32());
-        Assert.Null((await b.TryAcquireLockAsync("it-guard-2", readConfig: "it-guarded-absent"))!.Config);
+        var absent = (await b.TryAcquireLockAsync("it-guard-2", readConfig: "it-guarded-absent"))!;
+        Assert.True(absent.ConfigRead);
+        Assert.Null(absent.Config);
+        Assert.False((await b.TryAcquireLockAsync("it-guard-3"))!.ConfigRead);
     }
 
     [Fact]

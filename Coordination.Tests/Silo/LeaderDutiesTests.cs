@@ -16,11 +16,24 @@ public sealed class LeaderDutiesTests
     [Fact]
     public void At_command_level_3_a_new_leader_extends_sessions_by_the_time_it_went_without_a_leader()
     {
-        var adapter = new GrainStateMachineAdapter { ProposableLevel = () => 3 };
+        var adapter = new GrainStateMachineAdapter { ProposableLevel = () => 3, ClockAhead = () => TimeSpan.Zero };
 
         Assert.Equal(new ExtendSessionsBy(313), Proposed(adapter, TimeSpan.FromMilliseconds(312.4)));
         // Never heard from a leader since it started (a whole cluster restarted): a whole TTL, as before.
         Assert.IsType<ExtendAllSessions>(Proposed(adapter, null));
+    }
+
+    [Fact]
+    public void A_new_leader_whose_clock_is_ahead_adds_the_jump_its_stamps_make_in_log_time()
+    {
+        // Its stamps move log time on by as much as its clock is ahead of the silo it takes over from:
+        // without this, every deadline would come that much sooner than the clients were told.
+        var ahead = new GrainStateMachineAdapter { ProposableLevel = () => 3, ClockAhead = () => TimeSpan.FromSeconds(2) };
+        Assert.Equal(new ExtendSessionsBy(2_300), Proposed(ahead, TimeSpan.FromMilliseconds(300)));
+
+        // A member's clock not measured yet: how far log time jumps is unknown, so a whole TTL.
+        var unknown = new GrainStateMachineAdapter { ProposableLevel = () => 3, ClockAhead = () => null };
+        Assert.IsType<ExtendAllSessions>(Proposed(unknown, TimeSpan.FromMilliseconds(300)));
     }
 
     [Theory]
@@ -28,7 +41,7 @@ public sealed class LeaderDutiesTests
     [InlineData(2)]
     public void Before_every_member_decodes_level_3_a_new_leader_gives_each_session_a_whole_ttl(int level)
     {
-        var adapter = new GrainStateMachineAdapter { ProposableLevel = () => level };
+        var adapter = new GrainStateMachineAdapter { ProposableLevel = () => level, ClockAhead = () => TimeSpan.Zero };
 
         Assert.IsType<ExtendAllSessions>(Proposed(adapter, TimeSpan.FromMilliseconds(300)));
     }

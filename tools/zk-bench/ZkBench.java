@@ -31,7 +31,7 @@ public final class ZkBench {
         sessions = Integer.parseInt(a.getOrDefault("sessions", "0"));
         String[] workloads = a.getOrDefault("workloads", "config-put,get-linearizable,get-stale,lock-cycle,lock-contended,lock-contended-txn,watch-latency").split(",");
         int[] sweep = Arrays.stream(a.getOrDefault("clients", "1,64").split(",")).mapToInt(Integer::parseInt).toArray();
-        System.out.printf("%-18s %8s %10s %8s %8s %9s %7s  %s%n", "workload", "clients", "ops/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "note");
+        System.out.printf("%-20s %8s %10s %8s %8s %9s %7s  %s%n", "workload", "clients", "ops/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "note");
         boolean settled = false;
         for (String w : workloads) {
             if (w.equals("watch-latency")) {
@@ -130,7 +130,7 @@ public final class ZkBench {
         for (ZooKeeper zk : new HashSet<>(Arrays.asList(zks))) zk.close();
         if (!report) return;
         long[] sorted = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
-        System.out.printf("%-18s %8d %10.0f %8.2f %8.2f %9.2f %7d  %s%n", workload, clients, sorted.length / elapsed,
+        System.out.printf("%-20s %8d %10.0f %8.2f %8.2f %9.2f %7d  %s%n", workload, clients, sorted.length / elapsed,
             pct(sorted, 0.50), pct(sorted, 0.99), pct(sorted, 0.999), errors.get(), note);
     }
 
@@ -203,7 +203,7 @@ public final class ZkBench {
         long[] sorted = fromSent.stream().mapToLong(Long::longValue).sorted().toArray();
         long[] sortedAck = fromAck.stream().mapToLong(Long::longValue).sorted().toArray();
         String interval = watchPutIntervalMs > 0 ? "a put every " + watchPutIntervalMs + " ms" : "puts back to back";
-        System.out.printf("%-18s %8d %10.0f %8.2f %8.2f %9.2f %7d  from sending the put (%s); from its ack: p50 %.2f, p99 %.2f ms, %d%% came before the ack%n",
+        System.out.printf("%-20s %8d %10.0f %8.2f %8.2f %9.2f %7d  from sending the put (%s); from its ack: p50 %.2f, p99 %.2f ms, %d%% came before the ack%n",
             "watch-latency", watchers, sorted.length / elapsed, pct(sorted, 0.50), pct(sorted, 0.99), pct(sorted, 0.999), 0,
             interval, pct(sortedAck, 0.50), pct(sortedAck, 0.99), Math.round(100.0 * beforeAck / Math.max(1, sortedAck.length)));
     }
