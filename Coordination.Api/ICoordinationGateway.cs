@@ -76,6 +76,9 @@ public interface ICoordinationGateway
     /// <summary>This silo's view of the cluster.</summary>
     ClusterView Cluster();
 
+    /// <summary>How long since this silo last heard from a leader: zero on the leader, null when it has not heard from one since it started.</summary>
+    TimeSpan? SinceLeaderContact { get; }
+
     /// <summary>Where to reach the leader when another silo leads; null when this silo leads or no leader is known.</summary>
     LeaderAddress? Leader { get; }
 }

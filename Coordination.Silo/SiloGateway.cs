@@ -127,6 +127,13 @@ public sealed class SiloGateway(SiloRuntime silo, MemberSurvey survey, TimeProvi
 
     public IGrainEventSubscription Subscribe(GrainKind kind, string name, ulong sessionId = 0) => silo.State.Signals.Subscribe(kind, name, sessionId);
 
+    public TimeSpan? SinceLeaderContact => silo.Host.Status switch
+    {
+        { Role: RaftRole.Leader } => TimeSpan.Zero,
+        { LastLeaderContact: 0 } => null,
+        var status => time.GetElapsedTime(status.LastLeaderContact),
+    };
+
     public ClusterView Cluster()
     {
         var status = silo.Host.Status;

@@ -19,6 +19,16 @@ internal static class EventEndpoints
     public const int WatchersMax = 10_000;
 
     private static readonly TimeSpan StreamKeepAlive = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// A silo that has not heard from a leader for this long (an election takes well under it) is cut
+    /// off: its history may be behind the cluster's for as long as that lasts, so an empty page from it
+    /// says nothing. Its watches answer <c>503 no-leader</c> then, and clients watch elsewhere.
+    /// </summary>
+    public static readonly TimeSpan LeaderSilenceMax = TimeSpan.FromSeconds(3);
+
+    /// <summary>How often an idle stream checks that its silo still hears from a leader.</summary>
+    private static readonly TimeSpan StreamLeaderCheck = TimeSpan.FromSeconds(1);
     private static int s_watchers;
 
     public static int Watchers => Volatile.Read(ref s_watchers);
@@ -78,6 +88,11 @@ internal static class EventEndpoints
         {
             var (page, revision) = await GatewayCalls.EventsAfterAsync(gateway, filter, position, woken, http.RequestAborted);
             http.Response.Headers[GatewayCalls.RevisionHeader] = revision.ToString(CultureInfo.InvariantCulture);
+            if (page.Events.Count == 0 && !page.Compacted && CutOff(gateway) is { } cutOff)
+            {
+                return cutOff;
+            }
+
             if (page.Events.Count > 0 || page.Compacted || deadline.IsCancellationRequested)
             {
                 return TypedResults.Ok(new EventsResponse(page.Compacted, page.ResumeAfter, [.. page.Events.Select(WireNames.Of)]));
@@ -112,6 +127,12 @@ internal static class EventEndpoints
             return;
         }
 
+        if (CutOff(gateway) is { } cutOff)
+        {
+            await cutOff.ExecuteAsync(http);
+            return;
+        }
+
         using var grain = Subscribe(gateway, filter);
         var position = after ?? 0;
         if (ulong.TryParse(http.Request.Headers["Last-Event-ID"], CultureInfo.InvariantCulture, out var lastEventId))
@@ -126,9 +147,18 @@ internal static class EventEndpoints
         {
             await http.Response.Body.FlushAsync(aborted);
             IGrainEventSubscription? woken = null;
+            var lastWrite = TimeProvider.System.GetTimestamp();
             while (!aborted.IsCancellationRequested)
             {
                 var (page, _) = await GatewayCalls.EventsAfterAsync(gateway, filter, position, woken, aborted);
+                if (page.Events.Count == 0 && !page.Compacted && CutOff(gateway) is not null)
+                {
+                    // Ends the stream: a client reconnects, to another silo if this one stays cut off.
+                    await http.Response.WriteAsync($"event: no-leader\ndata: {{\"resumeAfter\":{position}}}\n\n", aborted);
+                    await http.Response.Body.FlushAsync(aborted);
+                    return;
+                }
+
                 if (page.Compacted)
                 {
                     await http.Response.WriteAsync($"event: compacted\ndata: {{\"resumeAfter\":{page.ResumeAfter}}}\n\n", aborted);
@@ -148,6 +178,11 @@ internal static class EventEndpoints
                 }
 
                 await http.Response.Body.FlushAsync(aborted);
+                if (events.Count > 0 || page.Compacted)
+                {
+                    lastWrite = TimeProvider.System.GetTimestamp();
+                }
+
                 position = page.ResumeAfter;
                 if (page.More)
                 {
@@ -157,19 +192,24 @@ internal static class EventEndpoints
                     continue;
                 }
 
-                using var keepAlive = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-                keepAlive.CancelAfter(StreamKeepAlive);
+                using var check = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+                check.CancelAfter(StreamLeaderCheck);
                 try
                 {
-                    await WaitForChange(gateway, grain, position, keepAlive.Token);
+                    await WaitForChange(gateway, grain, position, check.Token);
+                    woken = grain;
                 }
                 catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
                 {
-                    // A comment line keeps proxies from closing an idle stream.
-                    await http.Response.WriteAsync(": keep-alive\n\n", aborted);
+                    // Idle: the next round reads again (and finds whether this silo was cut off).
+                    woken = null;
+                    if (TimeProvider.System.GetElapsedTime(lastWrite) >= StreamKeepAlive)
+                    {
+                        // A comment line keeps proxies from closing an idle stream.
+                        await http.Response.WriteAsync(": keep-alive\n\n", aborted);
+                        lastWrite = TimeProvider.System.GetTimestamp();
+                    }
                 }
-
-                woken = grain;
             }
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
@@ -177,6 +217,12 @@ internal static class EventEndpoints
             // The watcher went away.
         }
     }
+
+    /// <summary><c>503 no-leader</c> when this silo has not heard from a leader for <see cref="LeaderSilenceMax"/>; null while it does.</summary>
+    private static IResult? CutOff(ICoordinationGateway gateway) =>
+        gateway.SinceLeaderContact is { } since && since < LeaderSilenceMax
+            ? null
+            : Problems.Create(503, "no-leader", $"This silo has not heard from a leader for {LeaderSilenceMax.TotalMilliseconds:0} ms (LeaderSilenceMax): its events may be behind the cluster's. Watch from another silo, resuming from your last revision.");
 
     /// <summary>A watch of one named grain wakes on that grain's events only; a broader watch on any new entry.</summary>
     private static IGrainEventSubscription? Subscribe(ICoordinationGateway gateway, EventFilter filter) =>

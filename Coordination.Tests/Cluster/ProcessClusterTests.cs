@@ -135,6 +135,46 @@ public sealed class ProcessClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_watch_on_a_silo_cut_off_from_every_other_says_no_leader_instead_of_waiting_forever()
+    {
+        // Before, a silo that could hear no leader answered empty pages for as long as that lasted,
+        // and its watchers never learnt that the cluster had moved on without it.
+        var leader = await _cluster.LeaderAsync();
+        var alone = _cluster.Ids.First(id => id != leader);
+        using var client = _cluster.Client(alone);
+        var start = (await (await client.Put("/v1/config/cluster-cutoff", new { value = 0 })).Json(HttpStatusCode.OK)).GetProperty("revision").GetUInt64();
+        using var streamClient = _cluster.Client(alone);
+        using var stream = await streamClient.GetAsync($"/v1/events/stream?after={start}&kind=config&name=cluster-cutoff", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+        foreach (var id in _cluster.Ids.Where(id => id != alone))
+        {
+            _cluster.Kill(id);
+        }
+
+        // Long-polls: empty pages while the silo may yet hear from a leader, then 503 no-leader.
+        string? code = null;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (var round = 0; round < 100 && code is null && clock.Elapsed < TimeSpan.FromSeconds(20); round++)
+        {
+            var response = await client.GetAsync($"/v1/events?after={start}&kind=config&name=cluster-cutoff&waitMs=500");
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                code = await response.Problem(HttpStatusCode.ServiceUnavailable);
+            }
+            else
+            {
+                Assert.Empty((await response.Json(HttpStatusCode.OK)).GetProperty("events").EnumerateArray());
+            }
+        }
+
+        Assert.Equal("no-leader", code);
+
+        // The stream opened before says so too, and ends (a client reconnects, to another silo).
+        var body = await stream.Content.ReadAsStringAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Contains("event: no-leader", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bad_input_on_a_real_server_gets_a_4xx_and_changes_nothing()
     {
         var leader = await _cluster.LeaderAsync();
