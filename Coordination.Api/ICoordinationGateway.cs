@@ -79,6 +79,12 @@ public interface ICoordinationGateway
     /// <summary>How long since this silo last heard from a leader: zero on the leader, null when it has not heard from one since it started.</summary>
     TimeSpan? SinceLeaderContact { get; }
 
+    /// <summary>
+    /// Longer than this without a leader, the silo counts as cut off from the cluster (its watches
+    /// say so): 3 s, or twice the longest election timeout when ticks are configured longer.
+    /// </summary>
+    TimeSpan LeaderSilenceMax { get; }
+
     /// <summary>Where to reach the leader when another silo leads; null when this silo leads or no leader is known.</summary>
     LeaderAddress? Leader { get; }
 }

@@ -134,6 +134,8 @@ public sealed class SiloGateway(SiloRuntime silo, MemberSurvey survey, TimeProvi
         var status => time.GetElapsedTime(status.LastLeaderContact),
     };
 
+    public TimeSpan LeaderSilenceMax { get; } = TimeSpan.FromMilliseconds(Math.Max(3_000L, 2L * 2 * silo.Options.ElectionTicks * silo.Options.TickMs));
+
     public ClusterView Cluster()
     {
         var status = silo.Host.Status;

@@ -20,15 +20,8 @@ internal static class EventEndpoints
 
     private static readonly TimeSpan StreamKeepAlive = TimeSpan.FromSeconds(15);
 
-    /// <summary>
-    /// A silo that has not heard from a leader for this long (an election takes well under it) is cut
-    /// off: its history may be behind the cluster's for as long as that lasts, so an empty page from it
-    /// says nothing. Its watches answer <c>503 no-leader</c> then, and clients watch elsewhere.
-    /// </summary>
-    public static readonly TimeSpan LeaderSilenceMax = TimeSpan.FromSeconds(3);
-
-    /// <summary>How often an idle stream checks that its silo still hears from a leader.</summary>
-    private static readonly TimeSpan StreamLeaderCheck = TimeSpan.FromSeconds(1);
+    /// <summary>How often a waiting watch checks that its silo still hears from a leader (<see cref="ICoordinationGateway.LeaderSilenceMax"/>).</summary>
+    private static readonly TimeSpan LeaderCheckInterval = TimeSpan.FromSeconds(1);
     private static int s_watchers;
 
     public static int Watchers => Volatile.Read(ref s_watchers);
@@ -101,7 +94,10 @@ internal static class EventEndpoints
             position = page.ResumeAfter;
             try
             {
-                await WaitForChange(gateway, grain, position, deadline.Token);
+                if (!await WaitForChangeWhileLed(gateway, grain, position, onIdle: null, deadline.Token) && CutOff(gateway) is { } lost)
+                {
+                    return lost;
+                }
             }
             catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)
             {
@@ -148,16 +144,20 @@ internal static class EventEndpoints
             await http.Response.Body.FlushAsync(aborted);
             IGrainEventSubscription? woken = null;
             var lastWrite = TimeProvider.System.GetTimestamp();
+            async Task KeepAliveIfDue()
+            {
+                if (TimeProvider.System.GetElapsedTime(lastWrite) >= StreamKeepAlive)
+                {
+                    // A comment line keeps proxies from closing an idle stream.
+                    await http.Response.WriteAsync(": keep-alive\n\n", aborted);
+                    await http.Response.Body.FlushAsync(aborted);
+                    lastWrite = TimeProvider.System.GetTimestamp();
+                }
+            }
+
             while (!aborted.IsCancellationRequested)
             {
                 var (page, _) = await GatewayCalls.EventsAfterAsync(gateway, filter, position, woken, aborted);
-                if (page.Events.Count == 0 && !page.Compacted && CutOff(gateway) is not null)
-                {
-                    // Ends the stream: a client reconnects, to another silo if this one stays cut off.
-                    await http.Response.WriteAsync($"event: no-leader\ndata: {{\"resumeAfter\":{position}}}\n\n", aborted);
-                    await http.Response.Body.FlushAsync(aborted);
-                    return;
-                }
 
                 if (page.Compacted)
                 {
@@ -177,11 +177,14 @@ internal static class EventEndpoints
                     await http.Response.WriteAsync($"{id}event: change\ndata: {data}\n\n", aborted);
                 }
 
-                await http.Response.Body.FlushAsync(aborted);
                 if (events.Count > 0 || page.Compacted)
                 {
                     lastWrite = TimeProvider.System.GetTimestamp();
                 }
+
+                // Also on a busy silo whose entries wake a broad stream without matching it.
+                await KeepAliveIfDue();
+                await http.Response.Body.FlushAsync(aborted);
 
                 position = page.ResumeAfter;
                 if (page.More)
@@ -192,24 +195,15 @@ internal static class EventEndpoints
                     continue;
                 }
 
-                using var check = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-                check.CancelAfter(StreamLeaderCheck);
-                try
+                if (!await WaitForChangeWhileLed(gateway, grain, position, KeepAliveIfDue, aborted))
                 {
-                    await WaitForChange(gateway, grain, position, check.Token);
-                    woken = grain;
+                    // Ends the stream: a client reconnects, to another silo if this one stays cut off.
+                    await http.Response.WriteAsync($"event: no-leader\ndata: {{\"resumeAfter\":{position}}}\n\n", aborted);
+                    await http.Response.Body.FlushAsync(aborted);
+                    return;
                 }
-                catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
-                {
-                    // Idle: the next round reads again (and finds whether this silo was cut off).
-                    woken = null;
-                    if (TimeProvider.System.GetElapsedTime(lastWrite) >= StreamKeepAlive)
-                    {
-                        // A comment line keeps proxies from closing an idle stream.
-                        await http.Response.WriteAsync(": keep-alive\n\n", aborted);
-                        lastWrite = TimeProvider.System.GetTimestamp();
-                    }
-                }
+
+                woken = grain;
             }
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
@@ -218,11 +212,48 @@ internal static class EventEndpoints
         }
     }
 
-    /// <summary><c>503 no-leader</c> when this silo has not heard from a leader for <see cref="LeaderSilenceMax"/>; null while it does.</summary>
+    /// <summary>
+    /// <c>503 no-leader</c> when this silo has not heard from a leader for <see cref="ICoordinationGateway.LeaderSilenceMax"/>:
+    /// cut off, its history may be behind the cluster's for as long as that lasts, so an empty page
+    /// from it says nothing, and its watchers should watch elsewhere. Null while it hears from one.
+    /// </summary>
     private static IResult? CutOff(ICoordinationGateway gateway) =>
-        gateway.SinceLeaderContact is { } since && since < LeaderSilenceMax
+        gateway.SinceLeaderContact is { } since && since < gateway.LeaderSilenceMax
             ? null
-            : Problems.Create(503, "no-leader", $"This silo has not heard from a leader for {LeaderSilenceMax.TotalMilliseconds:0} ms (LeaderSilenceMax): its events may be behind the cluster's. Watch from another silo, resuming from your last revision.");
+            : Problems.Create(503, "no-leader", $"This silo has not heard from a leader for {gateway.LeaderSilenceMax.TotalMilliseconds:0} ms (LeaderSilenceMax): its events may be behind the cluster's. Watch from another silo, resuming from your last revision.");
+
+    /// <summary>
+    /// Waits for a change after <paramref name="position"/>, checking every <see cref="LeaderCheckInterval"/>
+    /// that this silo still hears from a leader (from memory: no read) and running <paramref name="onIdle"/>
+    /// then. True on a change; false once the silo is cut off; throws when <paramref name="cancellation"/> ends the wait.
+    /// </summary>
+    private static async Task<bool> WaitForChangeWhileLed(ICoordinationGateway gateway, IGrainEventSubscription? grain, ulong position, Func<Task>? onIdle, CancellationToken cancellation)
+    {
+        for (var check = 0; check < int.MaxValue; check++)
+        {
+            using var interval = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            interval.CancelAfter(LeaderCheckInterval);
+            try
+            {
+                await WaitForChange(gateway, grain, position, interval.Token);
+                return true;
+            }
+            catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+            {
+                if (CutOff(gateway) is not null)
+                {
+                    return false;
+                }
+
+                if (onIdle is not null)
+                {
+                    await onIdle();
+                }
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>A watch of one named grain wakes on that grain's events only; a broader watch on any new entry.</summary>
     private static IGrainEventSubscription? Subscribe(ICoordinationGateway gateway, EventFilter filter) =>
