@@ -104,8 +104,7 @@ public sealed class SiloGateway(SiloRuntime silo, MemberSurvey survey, TimeProvi
         var linearizable = consistency == ReadConsistency.Linearizable;
         return await Translate(silo.Host.QueryAsync(() =>
         {
-            var status = silo.Host.Status;
-            long? contact = status.Role == RaftRole.Leader ? 0 : status.LastLeaderContact == 0 ? null : (long)time.GetElapsedTime(status.LastLeaderContact).TotalMilliseconds;
+            long? contact = SinceLeaderContact is { } since ? (long)since.TotalMilliseconds : null;
             return (query(silo.State.Grains), new ReadMeta(silo.State.AppliedIndex, !linearizable, contact));
         }, linearizable, cancellation), timeout: m => new NoLeaderException(m));
     }
